@@ -1,0 +1,3 @@
+module github.com/csi-viso/csi-viso
+
+go 1.26
