@@ -1,0 +1,50 @@
+# csi-viso — every target CI and developers use. `make test` is what CI runs.
+SHELL        := /bin/bash
+GO           ?= go
+STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS         := ./...
+BIN          := bin/csi-viso
+FUZZTIME     ?= 60s
+EXAMPLE      ?= examples/cloud-init-seed/seed.viso
+
+.PHONY: all build deps test unit lint fuzz bench example clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/csi-viso
+
+deps:
+	./scripts/deps.sh
+
+## test: everything CI runs (installs its own dependencies first).
+test: deps lint unit
+
+unit:
+	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+## lint: gofmt, go vet and staticcheck must all be clean.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+## fuzz: run every fuzz target for FUZZTIME each (one at a time: the machine has 2 cores).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## bench: the speed and memory benchmarks (numbers go into issue notes).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS)
+
+## example: the README's no-cluster main job on a bundled example.
+example: build
+	./$(BIN) inspect $(EXAMPLE)
+
+clean:
+	rm -rf bin

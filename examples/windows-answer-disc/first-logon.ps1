@@ -1,0 +1,1 @@
+Write-Output "first logon on $env:COMPUTERNAME"
