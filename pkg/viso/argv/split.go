@@ -69,7 +69,7 @@ func (s *scanner) skipSeparators() {
 // other character X yields `"X` — IPRT's quirk, reproduced so that "C:\dir" reads as
 // C:"dir exactly as VirtualBox reads it. An unterminated quote ends with the input.
 //
-// Any non-separator code point starts an argument, so '' or "" standing alone is an empty
+// Any non-separator code point starts an argument, so two quotes standing alone give an empty
 // argument, and so is a lone trailing backslash after a separator.
 func SplitBourne(text string) []Arg {
 	const (
