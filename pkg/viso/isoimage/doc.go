@@ -1,0 +1,24 @@
+// Package isoimage synthesises ISO 9660 images (primary namespace with Rock
+// Ridge, Joliet, El Torito) on read.
+//
+// A Tree is the mutable namespace model that the ISO-maker executor drives one
+// operation at a time (add a file, add or merge a directory, remove, chmod, set
+// levels and volume strings, describe the boot catalog). Finalize computes a
+// deterministic layout in O(number of objects) (plus sorting) and returns an
+// Image: an io.ReaderAt whose bytes are produced when read. Volume descriptors,
+// path tables, the boot catalog and the Rock Ridge spill area are small and kept
+// in memory; directory sectors are rendered on demand from per-directory
+// sector indexes; file data is read straight from each object's Source.
+//
+// Determinism: no byte depends on the wall clock, host paths or host file
+// times. The only time the package invents is Config.Epoch (volume descriptor
+// dates, the default volume id, implicit directories, the root and the boot
+// catalog); every object carries the times its creator passed.
+//
+// Deliberate divergences from the IPRT ISO maker of VirtualBox 7.0/7.1 (see the
+// format specification, section 4): no TRANS.TBL files are generated; El Torito
+// catalogs with several sections are written correctly (0x90 headers, 0x91 for
+// the last one); multi-extent records carry correct both-endian fields; the
+// `..` records get their own correct Rock Ridge data; the long-extension
+// mangling corner case writes clean bytes instead of leftovers.
+package isoimage

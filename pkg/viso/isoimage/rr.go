@@ -1,0 +1,294 @@
+package isoimage
+
+import (
+	"encoding/binary"
+	"strings"
+)
+
+// Rock Ridge / SUSP entries of the primary namespace (spec §4.7).
+
+// recKind says which record a directory record is: an object's own record or
+// the "." / ".." copies inside a directory.
+type recKind uint8
+
+const (
+	recSelf recKind = iota
+	recDot
+	recDotDot
+)
+
+const (
+	lenSP = 7
+	lenRR = 5
+	lenPX = 44
+	lenTF = 33
+	lenCE = 28
+	lenER = 8 + len(erID) + len(erDesc) + len(erSrc)
+	// nmPiece is the largest name piece per NM entry.
+	nmPiece = 250
+
+	erID   = "RRIP_1991A"
+	erDesc = "THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS"
+	erSrc  = "PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION."
+)
+
+// POSIX file type bits for PX.
+const (
+	sIFDIR = 0o040000
+	sIFREG = 0o100000
+	sIFLNK = 0o120000
+)
+
+// suPlan says which entries a record carries; it is derived purely from the
+// object and the record kind so layout and rendering agree.
+type suPlan struct {
+	sp, er, rr bool
+	nm, sl     int // total bytes of the NM / SL entries
+	full       int // bytes of every entry when nothing spills
+}
+
+func (im *Image) plan(s ID, k recKind) suPlan {
+	var p suPlan
+	if im.rrLevel == 0 {
+		return p
+	}
+	n := &im.nodes[s]
+	p.sp = s == RootID && k != recSelf
+	p.er = s == RootID && k == recDot && im.rrLevel == 2
+	p.rr = im.rrLevel == 2
+	if s != RootID {
+		l := len(n.name)
+		p.nm = 5 * max(1, (l+nmPiece-1)/nmPiece)
+		p.nm += l
+	}
+	if n.kind == kindSymlink && k == recSelf {
+		p.sl = len(appendSL(nil, im.links[n.aux]))
+	}
+	p.full = lenPX + lenTF + p.nm + p.sl
+	if p.sp {
+		p.full += lenSP
+	}
+	if p.er {
+		p.full += lenER
+	}
+	if p.rr {
+		p.full += lenRR
+	}
+	return p
+}
+
+// spills reports whether the record's entries go to the spill area. baseLen is
+// 33 + identifier length + pad byte.
+func (p suPlan) spills(baseLen int) bool {
+	return p.er || baseLen+p.full >= 255
+}
+
+// inlineLen is the number of system-use bytes kept in the record.
+func (p suPlan) inlineLen(baseLen int) int {
+	if !p.spills(baseLen) {
+		return p.full
+	}
+	n := lenCE
+	if p.sp {
+		n += lenSP
+	}
+	if p.rr && !p.er {
+		n += lenRR
+	}
+	return n
+}
+
+// spillLen is the number of bytes placed in the spill area.
+func (p suPlan) spillLen(baseLen int) int {
+	if !p.spills(baseLen) {
+		return 0
+	}
+	return p.full + lenCE - p.inlineLen(baseLen)
+}
+
+func (im *Image) rrFlags(s ID, k recKind) byte {
+	f := byte(0x01 | 0x80) // PX, TF
+	if s != RootID {
+		f |= 0x08
+	}
+	if im.nodes[s].kind == kindSymlink && k == recSelf {
+		f |= 0x04
+	}
+	return f
+}
+
+func appendSP(b []byte) []byte { return append(b, 'S', 'P', lenSP, 1, 0xBE, 0xEF, 0) }
+
+func appendRR(b []byte, flags byte) []byte { return append(b, 'R', 'R', lenRR, 1, flags) }
+
+func appendER(b []byte) []byte {
+	b = append(b, 'E', 'R', byte(lenER), 1, byte(len(erID)), byte(len(erDesc)), byte(len(erSrc)), 1)
+	b = append(b, erID...)
+	b = append(b, erDesc...)
+	return append(b, erSrc...)
+}
+
+func appendBoth32(b []byte, v uint32) []byte {
+	b = binary.LittleEndian.AppendUint32(b, v)
+	return binary.BigEndian.AppendUint32(b, v)
+}
+
+func (im *Image) appendPX(b []byte, s ID) []byte {
+	n := &im.nodes[s]
+	mode, links := n.mode, uint32(1)
+	switch n.kind {
+	case kindDir:
+		mode |= sIFDIR
+		links = im.pdir[n.aux].subdirs + 2
+	case kindSymlink:
+		mode |= sIFLNK
+	default:
+		mode |= sIFREG
+	}
+	b = append(b, 'P', 'X', lenPX, 1)
+	b = appendBoth32(b, mode)
+	b = appendBoth32(b, links)
+	b = appendBoth32(b, n.uid)
+	b = appendBoth32(b, n.gid)
+	return appendBoth32(b, 0) // serial number 0, as the ISO maker writes
+}
+
+func (im *Image) appendTF(b []byte, s ID) []byte {
+	b = append(b, 'T', 'F', lenTF, 1, 0x0F)
+	t := &im.nodes[s].times
+	for i := range t {
+		b = append(b, t[i][:]...)
+	}
+	return b
+}
+
+func appendNM(b []byte, name string, k recKind) []byte {
+	var extra byte
+	switch k {
+	case recDot:
+		extra = 0x02
+	case recDotDot:
+		extra = 0x04
+	}
+	for {
+		piece := name[:min(len(name), nmPiece)]
+		name = name[len(piece):]
+		flags := extra
+		if len(name) > 0 {
+			flags |= 0x01
+		}
+		b = append(b, 'N', 'M', byte(5+len(piece)), 1, flags)
+		b = append(b, piece...)
+		if len(name) == 0 {
+			return b
+		}
+	}
+}
+
+// appendSL encodes a symlink target as SL entries (component records packed
+// into entries of at most 255 bytes, CONTINUE flags where split).
+func appendSL(b []byte, target string) []byte {
+	type comp struct {
+		flags byte
+		data  string
+	}
+	var comps []comp
+	if strings.HasPrefix(target, "/") {
+		comps = append(comps, comp{flags: 0x08})
+	}
+	for part := range strings.SplitSeq(target, "/") {
+		switch part {
+		case "":
+		case ".":
+			comps = append(comps, comp{flags: 0x02})
+		case "..":
+			comps = append(comps, comp{flags: 0x04})
+		default:
+			for len(part) > 248 {
+				comps = append(comps, comp{flags: 0x01, data: part[:248]})
+				part = part[248:]
+			}
+			comps = append(comps, comp{data: part})
+		}
+	}
+	if len(comps) == 0 {
+		comps = append(comps, comp{flags: 0x02}) // empty target: point at "."
+	}
+	start := len(b)
+	b = append(b, 'S', 'L', 5, 1, 0)
+	for _, c := range comps {
+		if len(b)-start+2+len(c.data) > 255 {
+			b[start+2] = byte(len(b) - start)
+			b[start+4] = 0x01
+			start = len(b)
+			b = append(b, 'S', 'L', 5, 1, 0)
+		}
+		b = append(b, c.flags, byte(len(c.data)))
+		b = append(b, c.data...)
+	}
+	b[start+2] = byte(len(b) - start)
+	return b
+}
+
+// appendEntries writes the entries of plan p that are not kept inline
+// (everything when inline is false), in spec order.
+func (im *Image) appendEntries(b []byte, s ID, k recKind, p suPlan, spilled bool) []byte {
+	if p.sp && !spilled {
+		b = appendSP(b)
+	}
+	if p.er {
+		b = appendER(b)
+	}
+	if p.rr && (!spilled || p.er) {
+		b = appendRR(b, im.rrFlags(s, k))
+	}
+	b = im.appendPX(b, s)
+	b = im.appendTF(b, s)
+	if p.sl > 0 {
+		b = appendSL(b, im.links[im.nodes[s].aux])
+	}
+	if p.nm > 0 {
+		b = appendNM(b, im.nodes[s].name, k)
+	}
+	return b
+}
+
+// appendSU writes the system-use bytes kept in a record.
+func (im *Image) appendSU(b []byte, s ID, k recKind, baseLen int) []byte {
+	p := im.plan(s, k)
+	if im.rrLevel == 0 {
+		return b
+	}
+	if !p.spills(baseLen) {
+		return im.appendEntries(b, s, k, p, false)
+	}
+	if p.sp {
+		b = appendSP(b)
+	}
+	if p.rr && !p.er {
+		b = appendRR(b, im.rrFlags(s, k))
+	}
+	off := im.spill[spillKey(s, k)]
+	lba := im.spillLBA + off/sectorSize
+	b = append(b, 'C', 'E', lenCE, 1)
+	b = appendBoth32(b, lba)
+	b = appendBoth32(b, off%sectorSize)
+	return appendBoth32(b, uint32(p.spillLen(baseLen)))
+}
+
+// spillContent is what goes to the spill area for a spilling record.
+func (im *Image) spillContent(b []byte, s ID, k recKind) []byte {
+	p := im.plan(s, k)
+	if p.rr && !p.er {
+		// RR stays inline; write the rest.
+		q := p
+		q.rr = false
+		q.sp = false
+		return im.appendEntries(b, s, k, q, true)
+	}
+	q := p
+	q.sp = false
+	return im.appendEntries(b, s, k, q, true)
+}
+
+func spillKey(s ID, k recKind) uint64 { return uint64(s)<<2 | uint64(k) }
