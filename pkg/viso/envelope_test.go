@@ -453,3 +453,23 @@ func texts(args []argv.Arg) []string {
 	}
 	return out
 }
+
+func TestProbeMessages(t *testing.T) {
+	long := strings.Repeat("x", 100) + "é"
+	cases := []struct{ name, in, want string }{
+		{"malformed", Marker + "\n\nnope", "line 3: malformed UUID 'nope': image corrupted"},
+		{"empty", Marker, "line 1: empty or missing UUID after " + Marker + ": image corrupted"},
+		{"long token shortened", Marker + " " + long, "line 1: malformed UUID '" + long[:64] + "'...: image corrupted"},
+		{"long unprintable token", Marker + " \x01" + long, `line 1: malformed UUID "\x01` + long[:63] + `"...: image corrupted`},
+		{"multibyte at cut kept whole", Marker + " " + long[:63] + "éé", "line 1: malformed UUID '" + long[:63] + "'...: image corrupted"},
+		{"not a VISO", "\n\nhello", "line 3: not a VISO file: the first non-blank text does not start with " + Marker + ": invalid image header"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Probe([]byte(tc.in))
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("Probe error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
