@@ -472,3 +472,24 @@ func TestWithin(t *testing.T) {
 		}
 	}
 }
+
+// Locate never returns a relative path that climbs out of its root, and an
+// absolute path it accepts lies inside the root it names.
+func FuzzLocate(f *testing.F) {
+	for _, s := range []string{"a", "../a", "a/../../b", "/vm/x", "/vm-other/x", "/vm/../etc", "/", ".", "a//b/./c/..", "/vm"} {
+		f.Add(s)
+	}
+	r := &Resolver{base: &root{dir: "/base", real: "/base"}, media: []*root{{dir: "/vm", real: "/vm"}}}
+	f.Fuzz(func(t *testing.T, p string) {
+		dir, rel, err := r.Locate(p)
+		if err != nil {
+			return
+		}
+		if filepath.IsAbs(rel) || escapes(rel) || rel != filepath.Clean(rel) {
+			t.Fatalf("Locate(%q) = %q, %q", p, dir, rel)
+		}
+		if filepath.IsAbs(p) && filepath.Join(dir, rel) != filepath.Clean(p) {
+			t.Fatalf("Locate(%q) = %q, %q: does not rejoin", p, dir, rel)
+		}
+	})
+}

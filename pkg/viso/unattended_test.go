@@ -235,3 +235,20 @@ func TestRemoveVISOErrors(t *testing.T) {
 		})
 	}
 }
+
+// Whatever the arguments, every target is a clean relative path inside the
+// folder whose base name carries the prefix.
+func FuzzUnattendedTargets(f *testing.F) {
+	for _, s := range []string{"Unattended-a", "/a=../Unattended-b", "x=/vms/deb/Unattended-c", "/vms/deb-x/Unattended-d",
+		"sub/../../deb/Unattended-e", "a=b=./Unattended-f/", "--import-iso", "//vms//deb//Unattended-g"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, rel := range UnattendedTargets("/vms/deb", unattendedArgs(s)) {
+			if filepath.IsAbs(rel) || rel != filepath.Clean(rel) || rel == "." || rel == ".." ||
+				strings.HasPrefix(rel, "../") || !strings.HasPrefix(filepath.Base(rel), UnattendedPrefix) {
+				t.Fatalf("argument %q gave target %q", s, rel)
+			}
+		}
+	})
+}
