@@ -35,11 +35,17 @@ func parseChmod(value string) (chmodSpec, error) {
 	} else {
 		sym, r, found := strings.Cut(value, ":")
 		bits, known := chmodAddForms[sym]
-		switch {
-		case !known:
+		if !found {
+			// No colon: a known form followed by junk lacks its colon; anything
+			// else is a mode expression we do not understand.
+			for form := range chmodAddForms {
+				if strings.HasPrefix(value, form) {
+					return spec, fmt.Errorf("%w: Malformed --chmod, expected colon after mode: %s", ErrAttrSpec, value)
+				}
+			}
+		}
+		if !known || !found {
 			return spec, fmt.Errorf("%w: Sorry, --chmod doesn't understand complicated mode expressions: %s", ErrAttrSpec, value)
-		case !found:
-			return spec, fmt.Errorf("%w: Malformed --chmod, expected colon after mode: %s", ErrAttrSpec, value)
 		}
 		spec.addBits, rest = &bits, r
 	}
