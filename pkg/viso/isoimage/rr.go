@@ -53,7 +53,7 @@ func (im *Image) plan(s ID, k recKind) suPlan {
 		return p
 	}
 	n := &im.nodes[s]
-	p.sp = s == RootID && k != recSelf
+	p.sp = s == RootID && k == recDot // only the root's own "." (SUSP requires it first)
 	p.er = s == RootID && k == recDot && im.rrLevel == 2
 	p.rr = im.rrLevel == 2
 	if s != RootID {
