@@ -23,6 +23,8 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"inspect": {"print a VISO's UUID, arguments and parsed plan", runInspect},
+		"rm":      {"delete a VISO like VirtualBox's close-with-delete", runRm},
 		"version": {"print the version", runVersion},
 	}
 }
