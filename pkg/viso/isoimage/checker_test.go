@@ -373,12 +373,12 @@ func decodeUTF16BE(b []byte) string {
 }
 
 type suInfo struct {
-	px                bool
-	mode, nlink       uint32
-	uid, gid          uint32
-	tf                []byte
-	name, sl          string
-	rrFlags           int
+	px          bool
+	mode, nlink uint32
+	uid, gid    uint32
+	tf          []byte
+	name, sl    string
+	rrFlags     int
 }
 
 // parseSU checks SUSP entries (following CE into the spill area).
