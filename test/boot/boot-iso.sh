@@ -11,7 +11,8 @@
 #
 # Exit status: 0 iff the guest printed @@VISO-DONE and no @@VISO-ERROR;
 # 1 guest reported an error, 2 usage, 3 no @@VISO-DONE (timeout, hang, crash).
-# Environment: CSI_VISO_BOOT_TIMEOUT (seconds, default 120),
+# Environment: CSI_VISO_BOOT_TIMEOUT (seconds, default 240: a TCG boot takes 7-13 s
+# alone but over 60 s on a loaded 2-core machine),
 # CSI_VISO_BOOT_ACCEL (default tcg: the nested kvm-pvm of our CI machines cannot
 # run firmware or boot code), CSI_VISO_BOOT_MEM (MiB, default 512).
 set -uo pipefail
@@ -20,7 +21,7 @@ usage() { echo "usage: $0 bios|uefi|bios-hdd|uefi-hdd ISO LOGFILE" >&2; exit 2; 
 [ $# -eq 3 ] || usage
 mode=$1 iso=$2 log=$3
 [ -r "$iso" ] || { echo "boot-iso.sh: cannot read $iso" >&2; exit 2; }
-timeout_s=${CSI_VISO_BOOT_TIMEOUT:-120}
+timeout_s=${CSI_VISO_BOOT_TIMEOUT:-240}
 accel=${CSI_VISO_BOOT_ACCEL:-tcg}
 mem=${CSI_VISO_BOOT_MEM:-512}
 ovmf=/usr/share/ovmf/OVMF.fd

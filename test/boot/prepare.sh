@@ -12,6 +12,7 @@
 # The images must place them as /isolinux/{isolinux.bin,ldlinux.c32,isolinux.cfg},
 # /boot/vmlinuz, /boot/initrd.img and /boot/efiboot.img.
 #
+# xorriso is installed too, for building reference images.
 # The payload is rebuilt only when this script or init.sh changes (STAMP), so a
 # warm run costs a package check and a hash. Missing packages are installed with
 # apt-get when running as root; otherwise the script fails saying what is missing.
@@ -24,7 +25,7 @@ cache=${CSI_VISO_CACHE:-$HOME/.cache/csi-viso}
 out=$cache/boot
 
 packages=(qemu-system-x86 ovmf seabios isolinux syslinux-common grub-efi-amd64-bin
-	grub-common mtools dosfstools busybox-static xz-utils)
+	grub-common mtools dosfstools busybox-static xz-utils xorriso)
 # Storage drivers and the file system; their dependencies are added from the
 # depends= strings of the .ko files. Built-in ones are skipped.
 want_modules=(isofs cdrom sr_mod sd_mod ata_piix ahci virtio_pci virtio_blk)

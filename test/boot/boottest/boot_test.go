@@ -1,0 +1,231 @@
+package boottest_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/csi-viso/csi-viso/test/boot/boottest"
+)
+
+// refFile is a data file of the reference image and its name in each view.
+type refFile struct {
+	rr, joliet, plain string // paths in the views; "" = absent from that view
+	content           []byte
+	mode              fs.FileMode
+	symlink           string // target; content unused
+}
+
+// 80 characters: beyond ISO 9660 and default Joliet limits, within -joliet-long.
+const longName = "this_is_a_very_long_file_name_that_exceeds_the_iso9660_limits_and_then_somex.txt"
+
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(2463534242)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// The plain (ISO 9660) names are the ones xorriso 1.5.4 derives with Rock
+// Ridge on, as the kernel shows them (lowercased 8.3, non-ASCII mapped to _).
+var refFiles = []refFile{
+	{rr: "/data/hello.txt", joliet: "/data/hello.txt", plain: "/data/hello.txt", content: []byte("hello\n"), mode: 0o644},
+	{rr: "/data/empty", joliet: "/data/empty", plain: "/data/empty", content: []byte{}, mode: 0o644},
+	{rr: "/data/script.sh", joliet: "/data/script.sh", plain: "/data/script.sh", content: []byte("#!/bin/sh\necho hi\n"), mode: 0o755},
+	{rr: "/data/secret", joliet: "/data/secret", plain: "/data/secret", content: []byte("s\n"), mode: 0o640},
+	{rr: "/data/" + longName, joliet: "/data/" + longName, plain: "/data/this_is_.txt", content: []byte("long\n"), mode: 0o644},
+	{rr: "/data/Ünïcödé-日本語.txt", joliet: "/data/Ünïcödé-日本語.txt", plain: "/data/_n_c_d__.txt", content: []byte("unicode\n"), mode: 0o644},
+	{rr: "/data/sub/deep/blob.bin", joliet: "/data/sub/deep/blob.bin", plain: "/data/sub/deep/blob.bin", content: pattern(300*1024 + 7), mode: 0o644},
+	// No Joliet symlinks; the ISO 9660 tree holds the node as an empty file.
+	{rr: "/data/link", plain: "/data/link", symlink: "hello.txt", mode: 0o777},
+}
+
+var refDirs = [][3]string{ // rr, joliet, plain
+	{"/data", "/data", "/data"},
+	{"/data/sub", "/data/sub", "/data/sub"},
+	{"/data/sub/deep", "/data/sub/deep", "/data/sub/deep"},
+	{"/data/emptydir", "/data/emptydir", "/data/emptydir"},
+}
+
+func TestBootReferenceImage(t *testing.T) {
+	start := time.Now()
+	p := boottest.Payload(t)
+	t.Logf("payload ready in %s: %s", time.Since(start).Round(time.Millisecond), p.Dir)
+	iso := buildReference(t, p)
+
+	for _, tc := range []struct{ mode, device string }{
+		{boottest.ModeBIOS, "/dev/sr0"},
+		{boottest.ModeUEFI, "/dev/sr0"},
+		{boottest.ModeBIOSHDD, "/dev/sda"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			res := boottest.Boot(t, tc.mode, iso)
+			if res.Device != tc.device {
+				t.Errorf("guest mounted %s, want %s", res.Device, tc.device)
+			}
+			checkListing(t, res.Listing, p)
+		})
+	}
+}
+
+func checkListing(t *testing.T, l boottest.Listing, p boottest.PayloadFiles) {
+	t.Helper()
+	views := []struct {
+		name string
+		path func(refFile) string
+		dir  int
+	}{
+		{boottest.ViewRockRidge, func(f refFile) string { return f.rr }, 0},
+		{boottest.ViewJoliet, func(f refFile) string { return f.joliet }, 1},
+		{boottest.ViewPlain, func(f refFile) string { return f.plain }, 2},
+	}
+	for _, vw := range views {
+		v := l.View(vw.name)
+		if v == nil {
+			t.Errorf("view %s missing", vw.name)
+			continue
+		}
+		want := map[string]bool{}
+		for _, f := range refFiles {
+			path := vw.path(f)
+			if path == "" {
+				continue
+			}
+			want[path] = true
+			e, ok := v.Lookup(path)
+			if !ok {
+				t.Errorf("%s: %q missing", vw.name, path)
+				continue
+			}
+			checkEntry(t, vw.name, e, f)
+		}
+		for _, d := range refDirs {
+			want[d[vw.dir]] = true
+			if e, ok := v.Lookup(d[vw.dir]); !ok || e.Type != boottest.TypeDir {
+				t.Errorf("%s: directory %q: %+v %v", vw.name, d[vw.dir], e, ok)
+			}
+		}
+		// Nothing else under /data, and the payload reads back intact.
+		var extra []string
+		for _, e := range v.Entries {
+			if strings.HasPrefix(e.Path, "/data") && !want[e.Path] {
+				extra = append(extra, e.Path)
+			}
+		}
+		sort.Strings(extra)
+		if len(extra) > 0 {
+			t.Errorf("%s: unexpected entries %q", vw.name, extra)
+		}
+		for img, host := range p.Tree() {
+			e, ok := v.Lookup("/" + img)
+			if img == boottest.ImageIsolinuxBin {
+				continue // patched by the boot info table
+			}
+			if sum := fileSHA256(t, host); !ok || e.SHA256 != sum {
+				t.Errorf("%s: payload /%s: got %+v, want sha256 %s", vw.name, img, e, sum)
+			}
+		}
+	}
+}
+
+func checkEntry(t *testing.T, view string, e boottest.Entry, f refFile) {
+	t.Helper()
+	if f.symlink != "" && view == boottest.ViewPlain {
+		if e.Type != boottest.TypeFile || e.Size != 0 {
+			t.Errorf("%s: %q: got %+v, want an empty file", view, e.Path, e)
+		}
+		return
+	}
+	if f.symlink != "" {
+		if e.Type != boottest.TypeSymlink || e.Target != f.symlink {
+			t.Errorf("%s: %q: got %+v, want symlink to %q", view, e.Path, e, f.symlink)
+		}
+		return
+	}
+	sum := sha256.Sum256(f.content)
+	if e.Type != boottest.TypeFile || e.Size != int64(len(f.content)) || e.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("%s: %q: got type %s size %d sha256 %s, want file size %d sha256 %x",
+			view, e.Path, e.Type, e.Size, e.SHA256, len(f.content), sum)
+	}
+	// Only Rock Ridge carries modes; the other views show isofs defaults.
+	if view == boottest.ViewRockRidge && e.Mode != f.mode {
+		t.Errorf("%s: %q: mode %v, want %v", view, e.Path, e.Mode, f.mode)
+	}
+}
+
+// buildReference lays out the payload and the data files and makes a
+// BIOS+UEFI isohybrid image with xorriso (installed by prepare.sh).
+func buildReference(t *testing.T, p boottest.PayloadFiles) string {
+	t.Helper()
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	for img, host := range p.Tree() {
+		b, err := os.ReadFile(host)
+		if err != nil {
+			t.Fatalf("payload: %v", err)
+		}
+		writeFile(t, filepath.Join(tree, img), b, 0o644)
+	}
+	for _, f := range refFiles {
+		path := filepath.Join(tree, filepath.FromSlash(f.rr))
+		if f.symlink != "" {
+			if err := os.Symlink(f.symlink, path); err != nil {
+				t.Fatalf("symlink: %v", err)
+			}
+			continue
+		}
+		writeFile(t, path, f.content, f.mode)
+	}
+	for _, d := range refDirs {
+		if err := os.MkdirAll(filepath.Join(tree, d[0]), 0o755); err != nil {
+			t.Fatalf("mkdir: %v", err)
+		}
+	}
+	iso := filepath.Join(dir, "ref.iso")
+	// -joliet-long keeps the 80-character name whole in Joliet, as our own
+	// images do (up to 110 UTF-16 units).
+	cmd := exec.Command("xorriso", "-as", "mkisofs", "-o", iso, "-V", "CSIVISO_REF", "-R", "-J", "-joliet-long",
+		"-b", boottest.ImageIsolinuxBin, "-c", boottest.ImageBootCatalog, "-no-emul-boot",
+		"-boot-load-size", "4", "-boot-info-table",
+		"-eltorito-alt-boot", "-e", boottest.ImageEFIBootImg, "-no-emul-boot",
+		"-isohybrid-mbr", "/usr/lib/ISOLINUX/isohdpfx.bin", "-isohybrid-gpt-basdat", tree)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("xorriso: %v\n%s", err, out)
+	}
+	return iso
+}
+
+func writeFile(t *testing.T, path string, b []byte, mode fs.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatalf("mkdir: %v", err)
+	}
+	if err := os.WriteFile(path, b, mode); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := os.Chmod(path, mode); err != nil { // WriteFile's mode is subject to umask
+		t.Fatalf("chmod: %v", err)
+	}
+}
+
+func fileSHA256(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
