@@ -23,6 +23,7 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"build":   {"write the image a VISO describes to an ISO file", runBuild},
 		"inspect": {"print a VISO's UUID, arguments and parsed plan", runInspect},
 		"rm":      {"delete a VISO like VirtualBox's close-with-delete", runRm},
 		"version": {"print the version", runVersion},

@@ -62,3 +62,12 @@ func ParseFile(path string, res *confine.Resolver) (*Document, error) {
 	})
 	return doc, err
 }
+
+// Build lays out the image the document's plan describes, reading sources
+// through res (which must stay open while the image is read).
+func (d *Document) Build(res *confine.Resolver) (*isomaker.Built, error) {
+	if d.Plan == nil {
+		return nil, fmt.Errorf("%s: no plan to build", d.Path)
+	}
+	return isomaker.Build(d.Plan, isomaker.BuildOptions{File: d.Path, Resolver: res})
+}
