@@ -61,7 +61,10 @@ if grep -aq 'KVM internal error' "$log"; then
 fi
 if grep -aq '@@VISO-ERROR' "$log"; then
 	echo "boot-iso.sh: $mode: guest reported errors (${elapsed}s):" >&2
-	grep -a '@@VISO-ERROR' "$log" >&2
+	# Records are "@@VISO-ERROR <view> <hex message>"; decode for humans.
+	grep -a -o '@@VISO-ERROR [^ ]* [0-9a-f]*' "$log" | while read -r _ view msg; do
+		printf '  %s: %b\n' "$view" "$(sed 's/../\\x&/g' <<<"$msg")" >&2
+	done
 	exit 1
 fi
 if ! grep -aq '@@VISO-DONE' "$log"; then

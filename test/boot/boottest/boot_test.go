@@ -1,8 +1,12 @@
 package boottest_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -228,4 +232,54 @@ func fileSHA256(t *testing.T, path string) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// TestBootReportsUnreadableFile proves the failure path end to end: a
+// primary-tree record whose extent lies past the end of the medium must make
+// the guest report a read error (and Boot's error wrap ErrGuest), while the
+// Joliet tree, which has its own record, still reads the file.
+func TestBootReportsUnreadableFile(t *testing.T) {
+	p := boottest.Payload(t)
+	iso := buildReference(t, p)
+	img, err := os.ReadFile(iso)
+	if err != nil {
+		t.Fatalf("read image: %v", err)
+	}
+	// The ISO 9660 name starts 33 bytes into its directory record; the
+	// extent LBA is both-endian at offsets 2 (LE) and 6 (BE).
+	name := []byte("HELLO.TXT;1")
+	i := bytes.Index(img, name)
+	if i < 33 || int(img[i-33+32]) != len(name) || bytes.Index(img[i+1:], name) >= 0 {
+		t.Fatalf("cannot locate a unique primary record of hello.txt (at %d)", i)
+	}
+	rec := img[i-33:]
+	const beyond = 0x00800000 // 16 GiB into an image of a few MiB
+	binary.LittleEndian.PutUint32(rec[2:], beyond)
+	binary.BigEndian.PutUint32(rec[6:], beyond)
+	bad := filepath.Join(t.TempDir(), "bad.iso")
+	if err := os.WriteFile(bad, img, 0o644); err != nil {
+		t.Fatalf("write image: %v", err)
+	}
+
+	res, err := boottest.BootISO(context.Background(), boottest.ModeBIOS, bad, filepath.Join(t.TempDir(), "serial.log"))
+	t.Logf("boot bios (corrupted): %s", res.Elapsed.Round(10*time.Millisecond))
+	if !errors.Is(err, boottest.ErrGuest) || !errors.Is(err, boottest.ErrBootFailed) {
+		t.Fatalf("BootISO error = %v, want ErrGuest and ErrBootFailed", err)
+	}
+	for _, view := range []string{boottest.ViewRockRidge, boottest.ViewPlain} {
+		found := false
+		for _, msg := range res.Errors {
+			found = found || msg == view+": read /data/hello.txt"
+		}
+		if !found {
+			t.Errorf("no read error for /data/hello.txt in view %s; errors: %q", view, res.Errors)
+		}
+	}
+	if len(res.Errors) != 2 {
+		t.Errorf("want exactly 2 guest errors, got %q", res.Errors)
+	}
+	e, ok := res.View(boottest.ViewJoliet).Lookup("/data/hello.txt")
+	if sum := sha256.Sum256([]byte("hello\n")); !ok || e.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("joliet: hello.txt = %+v, %v; want it intact", e, ok)
+	}
 }

@@ -205,7 +205,7 @@ func (l *Listing) guestError(rest string) error {
 func parseEntryInto(open *View, rest string) error {
 	f := strings.Fields(rest)
 	if len(f) != 11 {
-		return fmt.Errorf("E wants 11 fields, got %d", len(f))
+		return fmt.Errorf("entry record wants 11 fields, got %d", len(f))
 	}
 	if open == nil || open.Name != f[0] {
 		return fmt.Errorf("entry of view %s outside its BEGIN/END", f[0])
