@@ -103,6 +103,4 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
-
 func contains(s, sub string) bool { return strings.Contains(s, sub) }

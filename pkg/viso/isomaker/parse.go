@@ -25,6 +25,11 @@ const (
 	MaxResponseFileDepth = 3
 	// MaxResponseFileSize is the exclusive upper bound on a response file's size (2 MiB).
 	MaxResponseFileSize = 2 << 20
+	// MaxResponseBytesTotal bounds the bytes read from all response files of
+	// one parse together. IPRT has no such bound; without it a few small files
+	// that include each other many times would make parsing take forever
+	// (each level multiplies the work), which a CSI driver must not allow.
+	MaxResponseBytesTotal = 32 << 20
 	// MaxNameLength is RTPATH_MAX: a file-spec piece must be shorter.
 	MaxNameLength = 4096
 )
@@ -72,6 +77,7 @@ type parser struct {
 	hasContent bool     // an add, import or --eltorito-add-image was seen
 	hasImport  bool     // an --import-iso (not skipping El Torito) was seen
 	boot       bootBuilder
+	rspBytes   int // bytes read from response files so far
 }
 
 // fail wraps err as an *argv.Error for argument a of src.
@@ -226,6 +232,10 @@ func (p *parser) responseFile(src *source, a argv.Arg) error {
 	}
 	if len(data) >= MaxResponseFileSize {
 		return p.fail(src, a, fmt.Errorf("%w: %s: file is too big: %d bytes, max 2MB", ErrResponseFile, path, len(data)))
+	}
+	p.rspBytes += len(data)
+	if p.rspBytes > MaxResponseBytesTotal {
+		return p.fail(src, a, fmt.Errorf("%w: %s: response files read in total exceed %d bytes", ErrResponseFile, path, MaxResponseBytesTotal))
 	}
 	if err := argv.ValidateUTF8(data); err != nil {
 		return p.fail(src, a, fmt.Errorf("%w: %s: invalid encoding: %w", ErrResponseFile, path, err))

@@ -131,3 +131,15 @@ func TestResponseFileDoubleDashIsLocal(t *testing.T) {
 		t.Fatalf("%v %+v", err, plan)
 	}
 }
+
+func TestResponseFileAmplificationIsBounded(t *testing.T) {
+	// Each level includes the next 64 times; 64^3 reads of a 1 MiB file would
+	// be 256 GiB of text. The total cap stops it early.
+	inc := strings.Repeat("@b.rsp ", 64)
+	files := map[string]string{
+		"a.rsp": inc,
+		"b.rsp": strings.Repeat("@c.rsp ", 64),
+		"c.rsp": "/x=x " + strings.Repeat(" ", 1<<20),
+	}
+	wantError(t, "@a.rsp", files, ErrResponseFile, "exceed")
+}
