@@ -9,6 +9,7 @@ import (
 
 	"github.com/csi-viso/csi-viso/pkg/viso"
 	"github.com/csi-viso/csi-viso/pkg/viso/argv"
+	"github.com/csi-viso/csi-viso/pkg/viso/isoimage"
 	"github.com/csi-viso/csi-viso/pkg/viso/isomaker"
 )
 
@@ -21,6 +22,44 @@ type inspectReport struct {
 	Args       []argv.Arg            `json:"args"`
 	Operations []isomaker.Operation  `json:"operations"`
 	ElTorito   *isomaker.BootCatalog `json:"elTorito,omitempty"`
+
+	// Image facts, present when the image could be laid out.
+	Size        *int64          `json:"size,omitempty"`
+	VolumeID    *string         `json:"volumeId,omitempty"`
+	BootEntries []bootEntryJSON `json:"bootEntries,omitempty"`
+	Files       []fileJSON      `json:"files,omitempty"`
+}
+
+type bootEntryJSON struct {
+	Platform      string `json:"platform"`
+	Emulation     string `json:"emulation"`
+	Image         string `json:"image"`
+	Bootable      bool   `json:"bootable"`
+	LoadSegment   uint16 `json:"loadSegment"`
+	LoadSize      uint16 `json:"loadSize"`
+	BootInfoTable bool   `json:"bootInfoTable"`
+	LBA           uint32 `json:"lba"`
+}
+
+type fileJSON struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	Mode string `json:"mode"`
+}
+
+// platformName names El Torito platform ids the way users know them.
+func platformName(id uint8) string {
+	switch id {
+	case 0:
+		return "x86"
+	case 1:
+		return "PPC"
+	case 2:
+		return "Mac"
+	case 0xEF:
+		return "efi"
+	}
+	return fmt.Sprintf("0x%02x", id)
 }
 
 func runInspect(args []string, stdout, stderr io.Writer) error {
@@ -53,9 +92,17 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		Args:       doc.Envelope.Args,
 		Operations: []isomaker.Operation{},
 	}
+	var layoutErr error
 	if doc.Plan != nil {
 		rep.Operations = doc.Plan.Operations
 		rep.ElTorito = doc.Plan.ElTorito
+		img, err := doc.Build(res)
+		if err != nil {
+			layoutErr = err
+		} else {
+			addImageFacts(&rep, img.Image)
+			img.Close()
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -66,7 +113,26 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	} else {
 		printInspect(stdout, rep)
 	}
-	return perr
+	if perr != nil {
+		return perr
+	}
+	return layoutErr
+}
+
+func addImageFacts(rep *inspectReport, img *isoimage.Image) {
+	size, vol := img.Size(), img.VolumeID()
+	rep.Size, rep.VolumeID = &size, &vol
+	for _, e := range img.BootEntries() {
+		rep.BootEntries = append(rep.BootEntries, bootEntryJSON{
+			Platform: platformName(e.Platform), Emulation: e.Emulation.String(), Image: e.Image,
+			Bootable: e.Bootable, LoadSegment: e.LoadSegment, LoadSize: e.LoadSize,
+			BootInfoTable: e.BootInfoTable, LBA: e.LBA,
+		})
+	}
+	rep.Files = []fileJSON{}
+	for _, f := range img.Files() {
+		rep.Files = append(rep.Files, fileJSON{Path: f.Path, Size: f.Size, Mode: fmt.Sprintf("%04o", f.Mode)})
+	}
 }
 
 func printInspect(w io.Writer, rep inspectReport) {
@@ -86,6 +152,23 @@ func printInspect(w io.Writer, rep inspectReport) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", where, op.Kind, describeOp(op))
 	}
 	tw.Flush()
+	if rep.Size != nil {
+		fmt.Fprintf(w, "image:    %d bytes (%d sectors), volume id %q\n", *rep.Size, *rep.Size/2048, *rep.VolumeID)
+		for i, e := range rep.BootEntries {
+			fmt.Fprintf(tw, "  boot entry %d\t%s\t%s\t%s, load size %d, LBA %d", i+1, e.Platform, e.Emulation, e.Image, e.LoadSize, e.LBA)
+			if e.BootInfoTable {
+				fmt.Fprint(tw, ", boot info table")
+			}
+			fmt.Fprintln(tw)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "files (%d):\n", len(rep.Files))
+		for _, f := range rep.Files {
+			fmt.Fprintf(tw, "  %s\t%d\t%s\n", f.Mode, f.Size, f.Path)
+		}
+		tw.Flush()
+		return
+	}
 	if cat := rep.ElTorito; cat != nil {
 		fmt.Fprintf(w, "El Torito catalog (validation platform 0x%02x):\n", cat.Platform)
 		if cat.Default != nil {
