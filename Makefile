@@ -42,9 +42,12 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS)
 
-## example: the README's no-cluster main job on a bundled example.
-example: build
+## example: the README's no-cluster main job on a bundled example: show the
+## parsed VISO, synthesise its image, and list the image with xorriso.
+example: deps build
 	./$(BIN) inspect $(EXAMPLE)
+	./$(BIN) build $(EXAMPLE) -o bin/example.iso
+	xorriso -abort_on NEVER -return_with WARNING 32 -indev bin/example.iso -pvd_info -find / -exec lsdl 2>/dev/null
 
 clean:
 	rm -rf bin
