@@ -139,7 +139,7 @@ func (f *fileNode) Read(_ context.Context, _ fs.FileHandle, dest []byte, off int
 		if file, fileOff, release, ok := f.ranger.FdRange(off, n); ok {
 			f.bytesRead.Add(int64(n))
 			f.spliced.Add(int64(n))
-			return &fdResult{file: file, off: fileOff, n: n, release: release}, 0
+			return &fdResult{node: f, file: file, off: fileOff, n: n, release: release}, 0
 		}
 	}
 	got, err := f.img.ReadAt(dest[:n], off)
@@ -150,13 +150,16 @@ func (f *fileNode) Read(_ context.Context, _ fs.FileHandle, dest []byte, off int
 		return nil, syscall.EIO
 	}
 	f.bytesRead.Add(int64(got))
-	return fuse.ReadResultData(dest[:got]), 0
+	// A vector reply goes out by writev; a plain data reply would first be
+	// tried (and fail, logging) as a splice whenever it exceeds the pipe size.
+	return fuse.ReadResultVector([][]byte{dest[:got]}), 0
 }
 
 // fdResult is a splice-able read reply that keeps its *os.File referenced
 // (a file only reachable through its descriptor number can be finalised and
 // closed mid-splice) and returns it to its owner once the reply is sent.
 type fdResult struct {
+	node    *fileNode
 	file    *os.File
 	off     int64
 	n       int
@@ -168,8 +171,10 @@ func (r *fdResult) Seekable() (fd uintptr, off int64, sz int) {
 	return r.file.Fd(), r.off, r.n
 }
 
-// Bytes is go-fuse's fallback when splice is unavailable: a plain pread.
+// Bytes is go-fuse's fallback when splice is unavailable or failed: a
+// plain pread (the bytes then count as copied, not spliced).
 func (r *fdResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	r.node.spliced.Add(-int64(r.n))
 	n := min(len(buf), r.n)
 	got, err := r.file.ReadAt(buf[:n], r.off)
 	if err != nil && !errors.Is(err, io.EOF) {
