@@ -109,4 +109,3 @@ func TestOracleLevels(t *testing.T) {
 		}
 	}
 }
-
