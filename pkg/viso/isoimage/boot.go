@@ -93,13 +93,11 @@ func (c *BootCatalog) slots() int {
 	return n
 }
 
-// catalogSize is (used slots + 1) × 32 (spec §4.10).
+// catalogSize is (used slots + 1) × 32 (spec §4.10): the extra slot holds the
+// 0x91 terminator header when there are no sections, and stays zero otherwise
+// (the last section's own header is then 0x91).
 func (c *BootCatalog) catalogSize() int64 {
-	n := c.slots()
-	if len(c.Sections) == 0 {
-		n++ // the 0x91 terminator header
-	}
-	return int64(n+1) * 32
+	return int64(c.slots()+1) * 32
 }
 
 // SetBootCatalog sets (replaces) the boot catalog description. The catalog
