@@ -6,8 +6,11 @@
 #   uefi      OVMF, the image as an IDE CD-ROM (El Torito 0xEF entry, GRUB)
 #   bios-hdd  SeaBIOS, the image as a raw IDE hard disk (isohybrid MBR)
 #   uefi-hdd  OVMF, the image as a raw IDE hard disk (isohybrid GPT/MBR ESP)
-# The image must carry the payload built by prepare.sh; its /init lists the
-# medium and powers off (see init.sh for the record format).
+#   direct    QEMU loads the payload's kernel and initrd itself (-kernel), the
+#             image is an IDE CD-ROM: tests content only, the image needs no
+#             boot files; the quickest mode
+# Except in direct mode the image must carry the payload built by prepare.sh.
+# Its /init lists the medium and powers off (see init.sh for the record format).
 #
 # Exit status: 0 iff the guest printed @@VISO-DONE and no @@VISO-ERROR;
 # 1 guest reported an error, 2 usage, 3 no @@VISO-DONE (timeout, hang, crash).
@@ -17,7 +20,7 @@
 # run firmware or boot code), CSI_VISO_BOOT_MEM (MiB, default 512).
 set -uo pipefail
 
-usage() { echo "usage: $0 bios|uefi|bios-hdd|uefi-hdd ISO LOGFILE" >&2; exit 2; }
+usage() { echo "usage: $0 bios|uefi|bios-hdd|uefi-hdd|direct ISO LOGFILE" >&2; exit 2; }
 [ $# -eq 3 ] || usage
 mode=$1 iso=$2 log=$3
 [ -r "$iso" ] || { echo "boot-iso.sh: cannot read $iso" >&2; exit 2; }
@@ -30,6 +33,13 @@ file=${iso//,/,,} # QEMU's -drive syntax doubles commas in values
 fw=()
 case $mode in
 bios | bios-hdd) ;;
+direct)
+	payload=${CSI_VISO_CACHE:-$HOME/.cache/csi-viso}/boot
+	for f in vmlinuz initrd.img cmdline; do
+		[ -r "$payload/$f" ] || { echo "boot-iso.sh: $payload/$f missing (run prepare.sh)" >&2; exit 2; }
+	done
+	fw=(-kernel "$payload/vmlinuz" -initrd "$payload/initrd.img" -append "$(cat "$payload/cmdline")")
+	;;
 uefi | uefi-hdd)
 	[ -r "$ovmf" ] || { echo "boot-iso.sh: $ovmf missing (package ovmf; run prepare.sh)" >&2; exit 2; }
 	fw=(-bios "$ovmf")
@@ -37,7 +47,7 @@ uefi | uefi-hdd)
 *) usage ;;
 esac
 case $mode in
-bios | uefi) disk=(-drive "file=$file,format=raw,media=cdrom,if=ide,readonly=on" -boot d) ;;
+bios | uefi | direct) disk=(-drive "file=$file,format=raw,media=cdrom,if=ide,readonly=on" -boot d) ;;
 # QEMU refuses readonly=on for IDE disks; snapshot=on keeps guest writes
 # in a temporary overlay instead.
 *) disk=(-drive "file=$file,format=raw,if=ide,snapshot=on" -boot c) ;;

@@ -8,6 +8,7 @@
 #   isolinux.bin, ldlinux.c32, isolinux.cfg   BIOS El Torito boot loader
 #   efiboot.img   FAT image with a standalone GRUB EFI/BOOT/BOOTX64.EFI
 #   grub.cfg      the config embedded in BOOTX64.EFI (for reference)
+#   cmdline       the kernel command line both loaders pass
 #   kernel.version, STAMP
 # The images must place them as /isolinux/{isolinux.bin,ldlinux.c32,isolinux.cfg},
 # /boot/vmlinuz, /boot/initrd.img and /boot/efiboot.img.
@@ -175,6 +176,7 @@ log "modules: $(tr '\n' ' ' <"$rd/lib/modules/modules.order")"
 cp /usr/lib/ISOLINUX/isolinux.bin "$payload/isolinux.bin"
 cp /usr/lib/syslinux/modules/bios/ldlinux.c32 "$payload/ldlinux.c32"
 cmdline="console=ttyS0,115200 panic=-1 quiet"
+echo "$cmdline" >"$payload/cmdline" # for boot-iso.sh's direct mode
 # SERIAL makes isolinux itself talk to ttyS0, so a boot failure is visible.
 cat >"$payload/isolinux.cfg" <<EOF
 SERIAL 0 115200

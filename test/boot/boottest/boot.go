@@ -19,6 +19,9 @@ const (
 	ModeUEFI    = "uefi"     // OVMF, image as CD-ROM (El Torito 0xEF entry, GRUB)
 	ModeBIOSHDD = "bios-hdd" // SeaBIOS, image as raw hard disk (isohybrid MBR)
 	ModeUEFIHDD = "uefi-hdd" // OVMF, image as raw hard disk (isohybrid ESP)
+	// ModeDirect: QEMU loads the payload's kernel and initrd (-kernel), the
+	// image is a CD-ROM. Tests content only; the image needs no boot files.
+	ModeDirect = "direct"
 )
 
 // ErrBootFailed: boot-iso.sh failed (QEMU error, timeout, guest error).

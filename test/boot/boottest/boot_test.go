@@ -43,7 +43,8 @@ func pattern(n int) []byte {
 }
 
 // The plain (ISO 9660) names are the ones xorriso 1.5.4 derives with Rock
-// Ridge on, as the kernel shows them (lowercased 8.3, non-ASCII mapped to _).
+// Ridge on, as the kernel shows them (lowercased 8.3, non-ASCII mapped to _);
+// xorriso maps the characters Joliet forbids (control characters, \) to _.
 var refFiles = []refFile{
 	{rr: "/data/hello.txt", joliet: "/data/hello.txt", plain: "/data/hello.txt", content: []byte("hello\n"), mode: 0o644},
 	{rr: "/data/empty", joliet: "/data/empty", plain: "/data/empty", content: []byte{}, mode: 0o644},
@@ -51,6 +52,9 @@ var refFiles = []refFile{
 	{rr: "/data/secret", joliet: "/data/secret", plain: "/data/secret", content: []byte("s\n"), mode: 0o640},
 	{rr: "/data/" + longName, joliet: "/data/" + longName, plain: "/data/this_is_.txt", content: []byte("long\n"), mode: 0o644},
 	{rr: "/data/Ünïcödé-日本語.txt", joliet: "/data/Ünïcödé-日本語.txt", plain: "/data/_n_c_d__.txt", content: []byte("unicode\n"), mode: 0o644},
+	// Console-hostile names: the guest prints them hex-encoded.
+	{rr: "/data/odd name 'q' \"%25\" ~.txt", joliet: "/data/odd name 'q' \"%25\" ~.txt", plain: "/data/odd_name.txt", content: []byte("odd\n"), mode: 0o644},
+	{rr: "/data/new\nline\\tab\t.txt", joliet: "/data/new_line_tab_.txt", plain: "/data/new_line.txt", content: []byte("nl\n"), mode: 0o600},
 	{rr: "/data/sub/deep/blob.bin", joliet: "/data/sub/deep/blob.bin", plain: "/data/sub/deep/blob.bin", content: pattern(300*1024 + 7), mode: 0o644},
 	// No Joliet symlinks; the ISO 9660 tree holds the node as an empty file.
 	{rr: "/data/link", plain: "/data/link", symlink: "hello.txt", mode: 0o777},
@@ -73,6 +77,7 @@ func TestBootReferenceImage(t *testing.T) {
 		{boottest.ModeBIOS, "/dev/sr0"},
 		{boottest.ModeUEFI, "/dev/sr0"},
 		{boottest.ModeBIOSHDD, "/dev/sda"},
+		{boottest.ModeDirect, "/dev/sr0"},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			res := boottest.Boot(t, tc.mode, iso)
@@ -249,7 +254,7 @@ func TestBootReportsUnreadableFile(t *testing.T) {
 	// extent LBA is both-endian at offsets 2 (LE) and 6 (BE).
 	name := []byte("HELLO.TXT;1")
 	i := bytes.Index(img, name)
-	if i < 33 || int(img[i-33+32]) != len(name) || bytes.Index(img[i+1:], name) >= 0 {
+	if i < 33 || int(img[i-33+32]) != len(name) || bytes.Contains(img[i+1:], name) {
 		t.Fatalf("cannot locate a unique primary record of hello.txt (at %d)", i)
 	}
 	rec := img[i-33:]

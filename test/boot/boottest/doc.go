@@ -7,7 +7,8 @@
 // a GRUB efiboot.img), boot-iso.sh runs QEMU in one of the Mode* ways. An
 // image under test must carry the payload at the Image* paths (see
 // PayloadFiles.Tree) with a BIOS El Torito entry for isolinux.bin (boot info
-// table, load size 4) and/or a UEFI entry for efiboot.img.
+// table, load size 4) and/or a UEFI entry for efiboot.img. ModeDirect needs
+// none of that: QEMU loads the kernel itself and the image is only read.
 //
 // The guest mounts the medium three times (ViewRockRidge, ViewJoliet,
 // ViewPlain) and prints every node with its type, mode, ids, mtime, size,
