@@ -79,8 +79,10 @@ func (im *Image) recordLen(s ID, k recKind, joliet bool) int {
 	return l + l%2
 }
 
-// writeRecord renders one directory record into out (len = record length).
-func (im *Image) writeRecord(out []byte, s ID, k recKind, ext uint32, joliet, withSU bool) {
+// writeRecord renders one directory record at the start of out and returns
+// its length. out must have room for the record (the layout guarantees it for
+// directory sectors) and be zeroed.
+func (im *Image) writeRecord(out []byte, s ID, k recKind, ext uint32, joliet, withSU bool) int {
 	n := &im.nodes[s]
 	var lba, size uint32
 	var flags byte
@@ -103,58 +105,70 @@ func (im *Image) writeRecord(out []byte, s ID, k recKind, ext uint32, joliet, wi
 			size = uint32(n.size)
 		}
 	}
-	out[0] = byte(len(out))
-	out[1] = 0
 	put32Both(out[2:], lba)
 	put32Both(out[10:], size)
-	copy(out[18:25], n.times[0][:])
+	*(*isoTime)(out[18:]) = n.times[0]
 	out[25] = flags
-	out[26], out[27] = 0, 0
 	put16Both(out[28:], 1)
-	var id []byte
+	idLen := 1
 	switch {
 	case k == recDot:
-		id = out[33:33:34]
-		id = append(id, 0)
+		out[33] = 0
 	case k == recDotDot:
-		id = out[33:33:34]
-		id = append(id, 1)
+		out[33] = 1
 	case joliet:
-		id = appendUTF16BE(out[33:33], n.jname)
+		idLen = len(appendUTF16BE(out[33:33], n.jname))
 	default:
-		id = append(out[33:33], n.iso...)
+		idLen = copy(out[33:], n.iso)
 	}
-	out[32] = byte(len(id))
-	b := baseLen(len(id))
-	if len(id)%2 == 0 {
-		out[33+len(id)] = 0
-	}
+	out[32] = byte(idLen)
+	l := baseLen(idLen)
 	if withSU && !joliet && im.rrLevel > 0 {
-		su := im.appendSU(out[b:b], s, k, b)
-		clear(out[b+len(su):])
+		l += len(im.appendSU(out[l:l], s, k, l))
+		l += l % 2
 	}
+	out[0] = byte(l)
+	return l
 }
 
-// renderDirSector renders sector sec of a directory into out (2048 bytes).
+// renderDirSector renders sector sec of a directory into out (2048 bytes):
+// the records from this sector's first record up to the next sector's first.
 func (im *Image) renderDirSector(dl *dirLayout, joliet bool, sec int, out []byte) {
 	clear(out)
 	if sec >= len(dl.sect) {
 		return
 	}
 	p := dl.sect[sec]
+	end := recPos{rec: uint32(len(dl.kids) + 2)}
+	if sec+1 < len(dl.sect) {
+		end = dl.sect[sec+1]
+	}
+	// Touch this sector's objects first: the loads are independent, so their
+	// cache misses overlap instead of being paid one record at a time.
+	first := max(int(p.rec), 2) - 2
+	last := min(int(end.rec)-1, len(dl.kids))
+	var sink uint8
+	for i := first; i < last; i++ {
+		n := &im.nodes[dl.kids[i]]
+		sink += uint8(n.kind) + uint8(len(n.name)) + n.times[0][0]
+	}
+	out[0] = sink // keeps the loads alive; the first record overwrites it
 	off := 0
-	for {
-		s, k, ok := dl.record(p)
-		if !ok {
-			return
+	for ; p.rec < 2 && p != end; p.rec++ {
+		s, k := dl.self, recDot
+		if p.rec == 1 {
+			s, k = dl.parent, recDotDot
 		}
-		l := im.recordLen(s, k, joliet)
-		if off+l > sectorSize {
-			return
+		off += im.writeRecord(out[off:], s, k, 0, joliet, true)
+	}
+	for p != end && int(p.rec) < len(dl.kids)+2 {
+		id := dl.kids[p.rec-2]
+		off += im.writeRecord(out[off:], id, recSelf, p.ext, joliet, true)
+		if n := &im.nodes[id]; n.size > 0xFFFFFFFF && p.ext+1 < extents(n) {
+			p.ext++
+		} else {
+			p = recPos{rec: p.rec + 1}
 		}
-		im.writeRecord(out[off:off+l], s, k, p.ext, joliet, true)
-		off += l
-		p = im.next(dl, p)
 	}
 }
 
@@ -180,7 +194,7 @@ func (t *Tree) Finalize() (*Image, error) {
 		return nil, err
 	}
 	im := &Image{
-		nodes:   slices.Clone(t.nodes),
+		nodes:   slices.Clip(t.nodes), // shared: a finalised tree no longer changes
 		links:   t.links,
 		rrLevel: t.rrLevel,
 		pdir:    make([]dirLayout, len(t.dirs)),
@@ -291,6 +305,7 @@ func (t *Tree) Finalize() (*Image, error) {
 	vd := func(joliet bool, tl *treeLayout) []byte {
 		var root [34]byte
 		im.writeRecord(root[:], RootID, recDot, 0, joliet, false) // no system use in the VD copy
+		root[0] = 34
 		return t.renderVD(vdParams{joliet: joliet, jolietLevel: t.jolLevel, volumeBlocks: uint32(cur),
 			pathTableLen: tl.ptSize, lTable: tl.lLBA, mTable: tl.mLBA, root: root})
 	}

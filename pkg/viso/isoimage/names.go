@@ -250,7 +250,21 @@ func utf16Len(s string) int {
 
 // appendUTF16BE appends s as UTF-16BE (non-BMP runes as surrogate pairs).
 func appendUTF16BE(dst []byte, s string) []byte {
-	for _, r := range s {
+	// Fast path for ASCII (most names): two bytes per byte, no rune decoding.
+	i := 0
+	if cap(dst)-len(dst) >= 2*len(s) {
+		start := len(dst)
+		dst = dst[:start+2*len(s)]
+		w := dst[start:]
+		for ; i < len(s) && s[i] < utf8.RuneSelf; i++ {
+			w[2*i], w[2*i+1] = 0, s[i]
+		}
+		dst = dst[:start+2*i]
+		if i == len(s) {
+			return dst
+		}
+	}
+	for _, r := range s[i:] {
 		if r >= 0x10000 {
 			r -= 0x10000
 			hi, lo := 0xD800+(r>>10), 0xDC00+(r&0x3FF)

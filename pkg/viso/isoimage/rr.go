@@ -2,6 +2,7 @@ package isoimage
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 )
 
@@ -58,8 +59,10 @@ func (im *Image) plan(s ID, k recKind) suPlan {
 	p.rr = im.rrLevel == 2
 	if s != RootID {
 		l := len(n.name)
-		p.nm = 5 * max(1, (l+nmPiece-1)/nmPiece)
-		p.nm += l
+		p.nm = 5 + l
+		if l > nmPiece {
+			p.nm = 5*((l+nmPiece-1)/nmPiece) + l
+		}
 	}
 	if n.kind == kindSymlink && k == recSelf {
 		p.sl = len(appendSL(nil, im.links[n.aux]))
@@ -145,21 +148,27 @@ func (im *Image) appendPX(b []byte, s ID) []byte {
 	default:
 		mode |= sIFREG
 	}
-	b = append(b, 'P', 'X', lenPX, 1)
-	b = appendBoth32(b, mode)
-	b = appendBoth32(b, links)
-	b = appendBoth32(b, n.uid)
-	b = appendBoth32(b, n.gid)
-	return appendBoth32(b, 0) // serial number 0, as the ISO maker writes
+	b = slices.Grow(b, lenPX)
+	e := b[len(b) : len(b)+lenPX]
+	e[0], e[1], e[2], e[3] = 'P', 'X', lenPX, 1
+	put32Both(e[4:], mode)
+	put32Both(e[12:], links)
+	put32Both(e[20:], n.uid)
+	put32Both(e[28:], n.gid)
+	put32Both(e[36:], 0) // serial number 0, as the ISO maker writes
+	return b[:len(b)+lenPX]
 }
 
 func (im *Image) appendTF(b []byte, s ID) []byte {
-	b = append(b, 'T', 'F', lenTF, 1, 0x0F)
+	b = slices.Grow(b, lenTF)
+	e := b[len(b) : len(b)+lenTF]
+	e[0], e[1], e[2], e[3], e[4] = 'T', 'F', lenTF, 1, 0x0F
 	t := &im.nodes[s].times
-	for i := range t {
-		b = append(b, t[i][:]...)
-	}
-	return b
+	*(*isoTime)(e[5:]) = t[0]
+	*(*isoTime)(e[12:]) = t[1]
+	*(*isoTime)(e[19:]) = t[2]
+	*(*isoTime)(e[26:]) = t[3]
+	return b[:len(b)+lenTF]
 }
 
 func appendNM(b []byte, name string, k recKind) []byte {

@@ -30,8 +30,10 @@ func TestRecordSizes(t *testing.T) {
 		if got := img.recordLen(id, recSelf, false); got != tc.want {
 			t.Errorf("RR level %d: record length %d, want %d", tc.rr, got, tc.want)
 		}
-		rec := make([]byte, tc.want)
-		img.writeRecord(rec, id, recSelf, 0, false, true)
+		rec := make([]byte, 255)
+		if n := img.writeRecord(rec, id, recSelf, 0, false, true); n != tc.want || int(rec[0]) != n {
+			t.Errorf("written record length %d (byte %d), want %d", n, rec[0], tc.want)
+		}
 		if tc.rr == 1 {
 			// 33 + 18 + pad, then PX, TF, NM in that order.
 			su := rec[52:]
