@@ -90,7 +90,3 @@ func TestOracleBigFile(t *testing.T) {
 		t.Errorf("after.txt: %q", b)
 	}
 }
-
-type zeroReader struct{}
-
-func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }

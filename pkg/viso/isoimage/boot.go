@@ -183,10 +183,10 @@ func (t *Tree) checkBoot() ([]bootEntryRef, error) {
 	var refs []bootEntryRef
 	add := func(e BootEntry, platform uint8, num int) error {
 		if e.Image == RootID {
-			return fmt.Errorf("No image name given for boot catalog entry #%d: %w", num, ErrNoBootImage)
+			return fmt.Errorf("no image name given for boot catalog entry #%d: %w", num, ErrNoBootImage)
 		}
 		if int(e.Image) >= len(t.nodes) || !t.alive(e.Image) || t.nodes[e.Image].kind != kindFile {
-			return fmt.Errorf("Unable to locate image for boot catalog entry #%d: %w", num, ErrBootImageMissing)
+			return fmt.Errorf("unable to locate image for boot catalog entry #%d: %w", num, ErrBootImageMissing)
 		}
 		m := e.Emulation
 		if m == EmulationAuto {

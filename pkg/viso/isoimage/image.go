@@ -24,7 +24,7 @@ type Image struct {
 	size     int64
 	volumeID string
 	boot     []BootEntryInfo
-	files    []FileInfo
+	porder   []uint32 // primary directories, breadth-first (dirInfo indexes)
 }
 
 // BootEntryInfo describes one El Torito entry of the image.
@@ -71,8 +71,28 @@ func (im *Image) VolumeID() string { return im.volumeID }
 // BootEntries returns the El Torito entries, default entry first.
 func (im *Image) BootEntries() []BootEntryInfo { return append([]BootEntryInfo(nil), im.boot...) }
 
-// Files lists the regular files of the primary tree in path-table (breadth-first) order.
-func (im *Image) Files() []FileInfo { return append([]FileInfo(nil), im.files...) }
+// Files lists the regular files of the primary tree (Rock Ridge names) in
+// path-table order: directories breadth-first, entries sorted within each.
+// It is computed on each call so that a finalised image keeps no paths.
+func (im *Image) Files() []FileInfo {
+	var out []FileInfo
+	dirPath := make(map[uint32]string, len(im.porder))
+	dirPath[0] = ""
+	for _, d := range im.porder {
+		dl := &im.pdir[d]
+		base := dirPath[d]
+		for _, id := range dl.kids {
+			n := &im.nodes[id]
+			switch n.kind {
+			case kindDir:
+				dirPath[n.aux] = base + "/" + n.name
+			case kindFile, kindCatalog:
+				out = append(out, FileInfo{Path: base + "/" + n.name, Size: n.size, Mode: n.mode})
+			}
+		}
+	}
+	return out
+}
 
 var sectorPool = sync.Pool{New: func() any { return new([sectorSize]byte) }}
 

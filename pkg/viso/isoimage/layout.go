@@ -174,13 +174,12 @@ func (im *Image) renderDirSector(dl *dirLayout, joliet bool, sec int, out []byte
 
 // treeLayout is one namespace's directories in breadth-first order.
 type treeLayout struct {
-	order   []uint32 // dirInfo indexes, breadth-first
-	ptSize  uint32
-	lTable  []byte
-	mTable  []byte
-	lLBA    uint32
-	mLBA    uint32
-	dirsEnd uint32
+	order  []uint32 // dirInfo indexes, breadth-first
+	ptSize uint32
+	lTable []byte
+	mTable []byte
+	lLBA   uint32
+	mLBA   uint32
 }
 
 // Finalize validates the tree, computes the layout and returns the image. The
@@ -210,6 +209,7 @@ func (t *Tree) Finalize() (*Image, error) {
 	}
 	jolietOn := t.jolLevel > 0 && jolKids
 	prim := t.walkTree(im, im.pdir, false)
+	im.porder = prim.order
 	var jol treeLayout
 	if jolietOn {
 		im.jdir = make([]dirLayout, len(t.dirs))

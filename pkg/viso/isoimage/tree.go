@@ -191,7 +191,7 @@ func (t *Tree) encodeTimes(ts Times) [4]isoTime {
 // now on and for the 4 GiB check.
 func (t *Tree) SetISOLevel(level int) error {
 	if level < 1 || level > 3 {
-		return fmt.Errorf("Failed to set ISO level to %d: %w", level, ErrInvalidParameter)
+		return fmt.Errorf("failed to set ISO level to %d: %w", level, ErrInvalidParameter)
 	}
 	t.isoLevel = level
 	return nil
@@ -203,7 +203,7 @@ func (t *Tree) ISOLevel() int { return t.isoLevel }
 // SetRockRidgeLevel sets the Rock Ridge level (0 none, 1 limited, 2 full) for the whole image.
 func (t *Tree) SetRockRidgeLevel(level int) error {
 	if level < 0 || level > 2 {
-		return fmt.Errorf("Failed to set Rock Ridge level to %d: %w", level, ErrInvalidParameter)
+		return fmt.Errorf("failed to set Rock Ridge level to %d: %w", level, ErrInvalidParameter)
 	}
 	t.rrLevel = level
 	return nil
@@ -213,7 +213,7 @@ func (t *Tree) SetRockRidgeLevel(level int) error {
 // choose the SVD escape sequence) for the whole image.
 func (t *Tree) SetJolietLevel(level int) error {
 	if level < 0 || level > 3 {
-		return fmt.Errorf("Failed to set joliet UCS level to %d: %w", level, ErrInvalidParameter)
+		return fmt.Errorf("failed to set joliet UCS level to %d: %w", level, ErrInvalidParameter)
 	}
 	t.jolLevel = level
 	return nil
@@ -241,7 +241,7 @@ func (t *Tree) ReadSystemArea(r io.ReaderAt) error {
 	buf := make([]byte, systemAreaSize)
 	n, err := r.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
-		return fmt.Errorf("Error reading 32KB from generic boot image: %w", err)
+		return fmt.Errorf("error reading 32KB from generic boot image: %w", err)
 	}
 	t.SetSystemArea(buf[:n])
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -377,5 +378,36 @@ func TestSourceShrank(t *testing.T) {
 	_, err = img.WriteTo(io.Discard)
 	if !errors.Is(err, ErrSourceShrank) || !strings.Contains(err.Error(), "/gone") {
 		t.Errorf("got %v", err)
+	}
+}
+
+func TestFilesAndSystemArea(t *testing.T) {
+	tr := New(Config{Epoch: testEpoch})
+	for _, p := range []string{"/b/z.txt", "/a.txt", "/b/c/d.bin"} {
+		if _, err := tr.AddFile(Names{p, p}, memSource(p), int64(len(p)), Attrs{Mode: 0o640}, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tr.AddSymlink(Names{Primary: "/ln"}, "a.txt", Attrs{}, "ln"); err != nil {
+		t.Fatal(err)
+	}
+	sys := bytes.Repeat([]byte("G"), 40000) // longer than 32 KiB: cut
+	must(t, tr.ReadSystemArea(bytes.NewReader(sys)))
+	img, err := tr.Finalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range img.Files() {
+		got = append(got, fmt.Sprintf("%s:%d:%o", f.Path, f.Size, f.Mode))
+	}
+	want := []string{"/a.txt:6:640", "/b/z.txt:8:640", "/b/c/d.bin:10:640"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Files() = %v, want %v", got, want)
+	}
+	area := make([]byte, 32768+1)
+	img.ReadAt(area, 0)
+	if !bytes.Equal(area[:32768], sys[:32768]) || area[32768] != 1 {
+		t.Error("system area not served from -G data")
 	}
 }
