@@ -124,7 +124,7 @@ type srcEntry struct {
 func hashReader(t testing.TB, r io.Reader) string {
 	t.Helper()
 	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{r}, make([]byte, 1<<20)); err != nil {
 		t.Fatalf("hashing: %v", err)
 	}
 	return hex.EncodeToString(h.Sum(nil))
