@@ -2,6 +2,7 @@ package isoread
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -81,7 +82,9 @@ type Entry struct {
 	GID    uint32
 	Nlink  uint32
 	Serial uint32 // RR PX file serial number (44-byte form), else 0
-	Times  Times
+	// times holds Times compactly (Unix nanoseconds, noTime when absent):
+	// time.Time costs 24 bytes and trees may hold millions of entries.
+	times [5]int64
 	// Size is the file size (sum of its extents), the directory's byte size,
 	// or 0 for symlinks and devices.
 	Size uint64
@@ -114,12 +117,38 @@ func (e *Entry) IsDir() bool { return e.Kind == KindDir }
 // The slice is shared; callers must not modify it.
 func (e *Entry) Children() []*Entry { return e.children }
 
+const noTime = math.MinInt64
+
+func packTime(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	return t.UnixNano()
+}
+
+func unpackTime(n int64) time.Time {
+	if n == noTime {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// Times returns the entry's timestamps.
+func (e *Entry) Times() Times {
+	return Times{Record: unpackTime(e.times[0]), Creation: unpackTime(e.times[1]), Modify: unpackTime(e.times[2]),
+		Access: unpackTime(e.times[3]), Attributes: unpackTime(e.times[4])}
+}
+
+func (e *Entry) setTimes(t Times) {
+	e.times = [5]int64{packTime(t.Record), packTime(t.Creation), packTime(t.Modify), packTime(t.Access), packTime(t.Attributes)}
+}
+
 // ModTime is the RR modification time when present, else the record time.
 func (e *Entry) ModTime() time.Time {
-	if !e.Times.Modify.IsZero() {
-		return e.Times.Modify
+	if e.times[2] != noTime {
+		return unpackTime(e.times[2])
 	}
-	return e.Times.Record
+	return unpackTime(e.times[0])
 }
 
 // LBA is the first sector of the entry's data (0 without extents).

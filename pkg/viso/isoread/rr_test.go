@@ -53,20 +53,20 @@ func TestRockRidgeEntries(t *testing.T) {
 		}},
 		{"TF short modify+access", tfEntry(tfModify|tfAccess, short, short), func(t *testing.T, e *Entry) {
 			want := time.Date(2024, 5, 6, 6, 8, 9, 0, time.UTC)
-			if !e.Times.Modify.Equal(want) || !e.Times.Access.Equal(want) || !e.Times.Creation.IsZero() || !e.ModTime().Equal(want) {
-				t.Errorf("%+v", e.Times)
+			if !e.Times().Modify.Equal(want) || !e.Times().Access.Equal(want) || !e.Times().Creation.IsZero() || !e.ModTime().Equal(want) {
+				t.Errorf("%+v", e.Times())
 			}
 		}},
 		{"TF long all four", tfEntry(tfLongForm|0x0F, long, long, long, long), func(t *testing.T, e *Entry) {
 			want := time.Date(2023, 11, 12, 13, 14, 15, 990_000_000, time.UTC)
-			for i, got := range []time.Time{e.Times.Creation, e.Times.Modify, e.Times.Access, e.Times.Attributes} {
+			for i, got := range []time.Time{e.Times().Creation, e.Times().Modify, e.Times().Access, e.Times().Attributes} {
 				if !got.Equal(want) {
 					t.Errorf("stamp %d = %v, want %v", i, got, want)
 				}
 			}
 		}},
 		{"TF backup and expiration skipped", tfEntry(0x10|0x20|tfModify, short, short, short), func(t *testing.T, e *Entry) {
-			if e.Times.Modify.IsZero() {
+			if e.Times().Modify.IsZero() {
 				t.Error("modify not read")
 			}
 		}},

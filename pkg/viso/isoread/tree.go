@@ -128,7 +128,8 @@ func (v *Volume) readTree(view View) (*Tree, error) {
 	b.susp = suspReader{v: v, budget: &b.budget}
 	rootRec := info.root
 	root := &Entry{Kind: KindDir, Mode: ModeDir | 0o555, Nlink: 2, Size: rootRec.size,
-		Extents: []Extent{{rootRec.lba, rootRec.size}}, Times: Times{Record: rootRec.time}}
+		Extents: []Extent{{rootRec.lba, rootRec.size}}}
+	root.setTimes(Times{Record: rootRec.time})
 	b.tree.Root = root
 	if err := b.readDir(root, rootRec.lba, rootRec.size, "/", 0); err != nil {
 		return nil, err
@@ -250,7 +251,7 @@ func (b *builder) rootDot(root *Entry, rec rawRecord, where string) error {
 	if rec.ident != "\x00" {
 		return fmt.Errorf("%s: the root directory does not start with a \".\" record: %w", where, ErrCorrupt)
 	}
-	root.Times.Record = rec.time
+	root.setTimes(Times{Record: rec.time})
 	if !b.rr {
 		return nil
 	}
@@ -323,8 +324,9 @@ func (b *builder) makeEntry(rec rawRecord, dir *Entry, path, where string) (*Ent
 	if !rec.isDir() {
 		ident = stripVersion(ident)
 	}
-	e := &Entry{Name: ident, Ident: ident, Parent: dir, Times: Times{Record: rec.time},
+	e := &Entry{Name: ident, Ident: ident, Parent: dir,
 		Hidden: rec.flags&flagHidden != 0, Size: rec.size, Extents: []Extent{{rec.lba, rec.size}}}
+	e.setTimes(Times{Record: rec.time})
 	if rec.isDir() {
 		e.Kind, e.Mode, e.Nlink = KindDir, ModeDir|0o555, 2
 	} else {
@@ -397,8 +399,9 @@ func applyRR(e *Entry, info *rrInfo) {
 		e.Target = info.target.String()
 	}
 	if info.hasTF {
-		e.Times.Creation, e.Times.Modify = info.creation, info.modify
-		e.Times.Access, e.Times.Attributes = info.access, info.attrChange
+		t := e.Times()
+		t.Creation, t.Modify, t.Access, t.Attributes = info.creation, info.modify, info.access, info.attrChange
+		e.setTimes(t)
 	}
 	if info.hasPN {
 		e.DevHigh, e.DevLow = info.devHigh, info.devLow
