@@ -1,0 +1,77 @@
+package driver
+
+import (
+	"fmt"
+	"path/filepath"
+)
+
+// Mode selects the services a driver process runs.
+type Mode string
+
+const (
+	ModeNode       Mode = "node"
+	ModeController Mode = "controller"
+	ModeAll        Mode = "all"
+)
+
+// ParseMode accepts "node", "controller" and "all".
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeNode, ModeController, ModeAll:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown mode %q (want node, controller or all)", s)
+}
+
+func (m Mode) node() bool       { return m == ModeNode || m == ModeAll }
+func (m Mode) controller() bool { return m == ModeController || m == ModeAll }
+
+// DriverName is the CSI driver name (CSIDriver object, StorageClass provisioner).
+const DriverName = "viso.csi.io"
+
+// Options configure a Driver.
+type Options struct {
+	// Name is the CSI driver name; empty means DriverName.
+	Name string
+	// Version is reported by GetPluginInfo (the binary's version).
+	Version string
+	// NodeID is this node's ID (required in node mode).
+	NodeID string
+	Mode   Mode
+	// StateDir holds the driver's records and staged sources.
+	StateDir string
+	// MediaRoots are the only folders plain ISOs and absolute VISO sources
+	// may come from. None: every absolute path is refused.
+	MediaRoots []string
+	// Source reaches the cluster; nil means there is none (every ConfigMap
+	// or Secret volume fails with FailedPrecondition).
+	Source Source
+}
+
+func (o *Options) validate() error {
+	if o.Name == "" {
+		o.Name = DriverName
+	}
+	if o.Mode == "" {
+		o.Mode = ModeAll
+	}
+	if _, err := ParseMode(string(o.Mode)); err != nil {
+		return err
+	}
+	if o.StateDir == "" {
+		return fmt.Errorf("no state directory")
+	}
+	if o.Mode.node() && o.NodeID == "" {
+		return fmt.Errorf("no node ID (required in %s mode)", o.Mode)
+	}
+	roots := make([]string, 0, len(o.MediaRoots))
+	for _, r := range o.MediaRoots {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return fmt.Errorf("media root %q: %w", r, err)
+		}
+		roots = append(roots, abs)
+	}
+	o.MediaRoots = roots
+	return nil
+}

@@ -1,0 +1,116 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/klog/v2"
+
+	"github.com/csi-viso/csi-viso/pkg/driver/state"
+)
+
+// Reconcile brings the node back to what its records say after a restart.
+// A FUSE server dies with the process that ran it, so every recorded mount
+// is dead (ENOTCONN) or, in a test restarting the driver in one process,
+// still served by the old instance. For each record it:
+//
+//   - removes the old mounts (targets, then the served folder, detaching loop
+//     devices first), so nothing stacks on a dead mount;
+//   - serves the image again at the same folder from the staged files and,
+//     for a persistent volume, binds every recorded target again;
+//   - if the image cannot be served any more, tears the volume down and drops
+//     the record (the kubelet's unpublish/unstage then find nothing to do).
+//
+// Folders without a readable record are leftovers of a crash mid-operation:
+// their staged files are wiped. Reads in flight when the plugin died got
+// ECONNABORTED; a reader that reopens the file afterwards reads again.
+func (d *Driver) Reconcile(ctx context.Context) error {
+	defer d.reconciled.Store(true)
+	if err := d.store.RemoveTemporaries(); err != nil {
+		klog.ErrorS(err, "Removing temporary files from the state directory")
+	}
+	entries, err := d.store.NodeEntries()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.Volume == nil {
+			klog.InfoS("Reconcile: removing leftover state", "folder", e.Key, "reason", e.Err)
+			if err := d.store.RemoveNodeDir(e.Key, d.opts.Source.Wipe); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if err := d.reconcileVolume(ctx, e.Volume); err != nil {
+			errs = append(errs, fmt.Errorf("volume %q: %w", e.Volume.VolumeID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Driver) reconcileVolume(ctx context.Context, rec *state.NodeVolume) error {
+	if d.getLive(rec.VolumeID) != nil {
+		return nil // served by this process already
+	}
+	// Take down what is left, in the order the kernel needs: binds of the
+	// served folder (persistent targets), loops, then the FUSE mount.
+	if rec.Kind == state.KindPersistent {
+		for t := range rec.Targets {
+			if err := d.unmountTargetKeep(t); err != nil {
+				return err
+			}
+		}
+	}
+	if err := d.stopServing(rec, nil); err != nil {
+		return d.dropAfter(rec, err)
+	}
+	if rec.Source != nil && rec.VISOKey == "" {
+		// Crashed while staging: nothing was served yet.
+		return d.dropAfter(rec, errors.New("staging never completed"))
+	}
+	lv, err := d.serveVolume(ctx, rec)
+	if err != nil {
+		return d.dropAfter(rec, err)
+	}
+	d.setLive(rec.VolumeID, lv)
+	for t, tg := range rec.Targets {
+		if rec.Kind != state.KindPersistent {
+			break
+		}
+		if err := d.bindTarget(rec, t, tg.Block); err != nil {
+			klog.ErrorS(err, "Reconcile: could not publish again", "volumeID", rec.VolumeID, "target", t)
+			delete(rec.Targets, t)
+		}
+	}
+	if err := d.store.PutNodeVolume(*rec); err != nil {
+		return err
+	}
+	klog.InfoS("Reconcile: serving volume again", "volumeID", rec.VolumeID, "kind", rec.Kind, "dir", rec.ServeDir, "targets", len(rec.Targets))
+	return nil
+}
+
+// dropAfter tears a volume down after reconcile failed to serve it again.
+func (d *Driver) dropAfter(rec *state.NodeVolume, cause error) error {
+	klog.ErrorS(cause, "Reconcile: cannot serve volume again; removing it", "volumeID", rec.VolumeID)
+	var errs []error
+	for t := range rec.Targets {
+		if rec.Kind == state.KindPersistent {
+			errs = append(errs, d.unmountTarget(t))
+		}
+	}
+	errs = append(errs, d.stopServing(rec, nil), d.forget(rec))
+	return errors.Join(append(errs, cause)...)
+}
+
+// unmountTargetKeep unmounts everything at target but keeps the path, to
+// bind onto it again.
+func (d *Driver) unmountTargetKeep(target string) error {
+	for i := 0; i < 16; i++ {
+		if err := d.mounter.Unmount(target); err != nil {
+			return nil // not mounted (EINVAL) or gone (ENOENT): done
+		}
+	}
+	return fmt.Errorf("unmount %s: mounts keep reappearing", target)
+}
