@@ -120,7 +120,7 @@ func (v *Volume) BootCatalog() (*BootCatalog, error) {
 	}
 	cat, err := v.readCatalog()
 	if err != nil {
-		return nil, fmt.Errorf("El Torito boot catalog at LBA %d: %w", v.catalogLBA, err)
+		return nil, fmt.Errorf("boot catalog (El Torito) at LBA %d: %w", v.catalogLBA, err)
 	}
 	return cat, nil
 }
@@ -140,6 +140,7 @@ func (v *Volume) readCatalog() (*BootCatalog, error) {
 		sum += binary.LittleEndian.Uint16(val[i:])
 	}
 	if val[0] != catValidation || val[30] != 0x55 || val[31] != 0xAA || sum != 0 {
+		//lint:ignore ST1005 the importer's message text (spec §5.3)
 		return nil, fmt.Errorf("Invalid boot catalog validation entry: header id %#02x, key %02x %02x, checksum sum %#04x: %w", val[0], val[30], val[31], sum, ErrBootCatalog)
 	}
 	cat.PlatformID = val[1]
@@ -183,6 +184,7 @@ func (v *Volume) readCatalog() (*BootCatalog, error) {
 		}
 	}
 	if !done {
+		//lint:ignore ST1005 the importer's message text (spec §5.3)
 		return nil, fmt.Errorf("Boot catalog is probably larger than a sector, or it's missing the final section header entry: %w", ErrBootCatalog)
 	}
 	if err := v.resolveImages(cat); err != nil {

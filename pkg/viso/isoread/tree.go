@@ -141,6 +141,7 @@ func (v *Volume) readTree(view View) (*Tree, error) {
 // readDir lists the directory extent (lba, size) into dir, then descends.
 func (b *builder) readDir(dir *Entry, lba uint32, size uint64, path string, depth int) error {
 	if depth > b.v.opts.MaxDepth {
+		//lint:ignore ST1005 the importer's message text (spec §5.2)
 		return fmt.Errorf("Dir at '%s' is too deep (depth %d > %d): %w", path, depth, b.v.opts.MaxDepth, ErrTooDeep)
 	}
 	if b.visited[lba] {
