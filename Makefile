@@ -51,3 +51,13 @@ example: deps build
 
 clean:
 	rm -rf bin
+
+## e2e-up: a single-node Kubernetes v1.34.4 cluster from parts (root; builds cached under
+## $${CSI_VISO_CACHE:-~/.cache/csi-viso}); then `source /tmp/csi-viso-e2e/env`.
+## e2e-down: tear it down and check that nothing is left.
+.PHONY: e2e-up e2e-down
+e2e-up:
+	test/e2e/cluster/up.sh
+
+e2e-down:
+	test/e2e/cluster/down.sh
