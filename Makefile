@@ -7,7 +7,7 @@ BIN          := bin/csi-viso
 FUZZTIME     ?= 60s
 EXAMPLE      ?= examples/cloud-init-seed/seed.viso
 
-.PHONY: all build deps test unit lint fuzz bench example clean
+.PHONY: all build deps test unit lint fuzz bench example clean sanity
 
 all: build
 
@@ -48,6 +48,10 @@ example: deps build
 	./$(BIN) inspect $(EXAMPLE)
 	./$(BIN) build $(EXAMPLE) -o bin/example.iso
 	xorriso -abort_on NEVER -return_with WARNING 32 -indev bin/example.iso -pvd_info -find / -exec lsdl 2>/dev/null
+
+## sanity: csi-sanity against the real csi-viso binary over a Unix socket (needs root).
+sanity:
+	$(GO) test -count=1 -timeout 15m -v ./test/sanity/
 
 clean:
 	rm -rf bin
