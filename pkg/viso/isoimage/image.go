@@ -11,7 +11,7 @@ import (
 // Image is a finalised, immutable ISO image whose bytes are produced on read.
 // It is safe for concurrent use.
 type Image struct {
-	nodes    []node
+	store
 	links    []string
 	rrLevel  int
 	pdir     []dirLayout // by dirInfo index; primary namespace
@@ -85,9 +85,9 @@ func (im *Image) Files() []FileInfo {
 			n := &im.nodes[id]
 			switch n.kind {
 			case kindDir:
-				dirPath[n.aux] = base + "/" + n.name
+				dirPath[n.aux] = base + "/" + im.name(id)
 			case kindFile, kindCatalog:
-				out = append(out, FileInfo{Path: base + "/" + n.name, Size: n.size, Mode: n.mode})
+				out = append(out, FileInfo{Path: base + "/" + im.name(id), Size: n.size, Mode: n.mode})
 			}
 		}
 	}
@@ -211,7 +211,7 @@ func (im *Image) readFile(id ID, dst []byte, off int64) error {
 		if err == nil || errors.Is(err, io.EOF) {
 			err = ErrSourceShrank
 		}
-		return fmt.Errorf("isoimage: reading %q at offset %d: %w", nodePath(im.nodes, id), off+int64(got), err)
+		return fmt.Errorf("isoimage: reading %q at offset %d: %w", im.path(id), off+int64(got), err)
 	}
 	if tbl := im.patches[id]; tbl != nil && off < 64 && off+int64(len(dst)) > 8 {
 		lo := max(off, 8)

@@ -62,9 +62,9 @@ func (im *Image) idLen(s ID, k recKind, joliet bool) int {
 	case k != recSelf:
 		return 1
 	case joliet:
-		return 2 * utf16Len(im.nodes[s].jname)
+		return 2 * utf16Len(im.jname(s))
 	}
-	return len(im.nodes[s].iso)
+	return int(im.nodes[s].isoRef.n)
 }
 
 func baseLen(idLen int) int { return 33 + idLen + 1 - idLen%2 }
@@ -117,9 +117,9 @@ func (im *Image) writeRecord(out []byte, s ID, k recKind, ext uint32, joliet, wi
 	case k == recDotDot:
 		out[33] = 1
 	case joliet:
-		idLen = len(appendUTF16BE(out[33:33], n.jname))
+		idLen = len(appendUTF16BE(out[33:33], im.str.get(n.jnameRef)))
 	default:
-		idLen = copy(out[33:], n.iso)
+		idLen = copy(out[33:], im.str.get(n.isoRef))
 	}
 	out[32] = byte(idLen)
 	l := baseLen(idLen)
@@ -150,7 +150,7 @@ func (im *Image) renderDirSector(dl *dirLayout, joliet bool, sec int, out []byte
 	var sink uint8
 	for i := first; i < last; i++ {
 		n := &im.nodes[dl.kids[i]]
-		sink += uint8(n.kind) + uint8(len(n.name)) + n.times[0][0]
+		sink += uint8(n.kind) + uint8(n.nameRef.n) + n.times[0][0]
 	}
 	out[0] = sink // keeps the loads alive; the first record overwrites it
 	off := 0
@@ -193,7 +193,7 @@ func (t *Tree) Finalize() (*Image, error) {
 		return nil, err
 	}
 	im := &Image{
-		nodes:   slices.Clip(t.nodes), // shared: a finalised tree no longer changes
+		store:   store{nodes: slices.Clip(t.nodes), str: t.str}, // shared: a finalised tree no longer changes
 		links:   t.links,
 		rrLevel: t.rrLevel,
 		pdir:    make([]dirLayout, len(t.dirs)),
@@ -385,9 +385,9 @@ func (t *Tree) walkTree(im *Image, dirs []dirLayout, joliet bool) treeLayout {
 		dl := &dirs[d]
 		kids := t.liveKids(dl.self, joliet)
 		if joliet {
-			slices.SortFunc(kids, func(a, b ID) int { return compareNames(t.nodes[a].jname, t.nodes[b].jname) })
+			slices.SortFunc(kids, func(a, b ID) int { return compareNames(t.jname(a), t.jname(b)) })
 		} else {
-			slices.SortFunc(kids, func(a, b ID) int { return compareNames(t.nodes[a].iso, t.nodes[b].iso) })
+			slices.SortFunc(kids, func(a, b ID) int { return compareNames(t.iso(a), t.iso(b)) })
 		}
 		dl.kids = kids
 		for _, c := range kids {
@@ -413,9 +413,9 @@ func ptIDLen(im *Image, id ID, joliet bool) int {
 	case id == RootID:
 		return 1
 	case joliet:
-		return 2 * utf16Len(im.nodes[id].jname)
+		return 2 * utf16Len(im.jname(id))
 	}
-	return len(im.nodes[id].iso)
+	return int(im.nodes[id].isoRef.n)
 }
 
 // sizeDirs computes every directory's exact size and per-sector start records,
@@ -436,12 +436,12 @@ func (im *Image) sizeDirs(order []uint32, joliet bool, spill *[]byte) error {
 			if !ok {
 				break
 			}
-			if joliet && k == recSelf && utf16Len(im.nodes[s].jname) > 110 {
+			if joliet && k == recSelf && utf16Len(im.jname(s)) > 110 {
 				return fmt.Errorf("RTFsIsoMakerFinalize failed: Joliet name '%s': %w", im.jolietPath(s), ErrNameTooLong)
 			}
 			l := im.recordLen(s, k, joliet)
 			if l > 255 {
-				return fmt.Errorf("RTFsIsoMakerFinalize failed: '%s': %w", nodePath(im.nodes, s), ErrNameTooLong)
+				return fmt.Errorf("RTFsIsoMakerFinalize failed: '%s': %w", im.path(s), ErrNameTooLong)
 			}
 			if !joliet && im.rrLevel > 0 && p.ext == 0 {
 				if err := im.allocSpill(s, k, spill); err != nil {
@@ -474,7 +474,7 @@ func (im *Image) allocSpill(s ID, k recKind, spill *[]byte) error {
 	}
 	content := im.spillContent(nil, s, k)
 	if len(content) > sectorSize {
-		return fmt.Errorf("RTFsIsoMakerFinalize failed: Rock Ridge data of '%s': %w", nodePath(im.nodes, s), ErrNameTooLong)
+		return fmt.Errorf("RTFsIsoMakerFinalize failed: Rock Ridge data of '%s': %w", im.path(s), ErrNameTooLong)
 	}
 	off := (len(*spill) + 3) &^ 3
 	if off/sectorSize != (off+len(content)-1)/sectorSize {
@@ -491,7 +491,7 @@ func (im *Image) allocSpill(s ID, k recKind, spill *[]byte) error {
 func (im *Image) jolietPath(id ID) string {
 	var parts []string
 	for cur := id; cur != RootID; cur = im.nodes[cur].jparen {
-		parts = append(parts, im.nodes[cur].jname)
+		parts = append(parts, im.jname(cur))
 	}
 	slices.Reverse(parts)
 	return "/" + strings.Join(parts, "/")
@@ -507,9 +507,9 @@ func (im *Image) pathTables(order []uint32, dirs []dirLayout, joliet bool) ([]by
 		case dl.self == RootID:
 			id = []byte{0}
 		case joliet:
-			id = appendUTF16BE(nil, im.nodes[dl.self].jname)
+			id = appendUTF16BE(nil, im.jname(dl.self))
 		default:
-			id = []byte(im.nodes[dl.self].iso)
+			id = []byte(im.iso(dl.self))
 		}
 		parent := dirs[im.nodes[dl.parent].aux].num
 		for _, tbl := range []*[]byte{&l, &m} {
@@ -540,14 +540,14 @@ func (im *Image) bootInfo(t *Tree, refs []bootEntryRef) error {
 		if r.entry.BootInfoTable && im.patches[id] == nil {
 			sum, err := bootInfoChecksum(n.src, n.size)
 			if err != nil {
-				return fmt.Errorf("boot image '%s': %w", nodePath(im.nodes, id), err)
+				return fmt.Errorf("boot image '%s': %w", im.path(id), err)
 			}
 			tbl := bootInfoTable(n.lba, n.size, sum)
 			im.patches[id] = &tbl
 		}
 		im.boot = append(im.boot, BootEntryInfo{
 			Platform: r.platform, Bootable: !r.entry.NotBootable, Emulation: r.media,
-			Image: nodePath(im.nodes, id), LBA: n.lba, LoadSegment: r.entry.LoadSegment,
+			Image: im.path(id), LBA: n.lba, LoadSegment: r.entry.LoadSegment,
 			LoadSize: r.entry.SectorCount, BootInfoTable: r.entry.BootInfoTable,
 		})
 	}

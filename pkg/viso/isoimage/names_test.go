@@ -85,8 +85,8 @@ func TestUniqueNameSequences(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || tr.nodes[id].iso != want {
-			t.Errorf("%s: %v %q, want %q", n, err, tr.nodes[id].iso, want)
+		if err != nil || tr.iso(id) != want {
+			t.Errorf("%s: %v %q, want %q", n, err, tr.iso(id), want)
 		}
 	}
 	tr = New(Config{Epoch: testEpoch})
@@ -103,8 +103,8 @@ func TestUniqueNameSequences(t *testing.T) {
 		} else if i > 0 {
 			want = fmt.Sprintf("LONGFIL%d.TXT;1", i)
 		}
-		if tr.nodes[id].iso != want {
-			t.Errorf("%s: %q, want %q", n, tr.nodes[id].iso, want)
+		if tr.iso(id) != want {
+			t.Errorf("%s: %q, want %q", n, tr.iso(id), want)
 		}
 	}
 }

@@ -58,7 +58,7 @@ func (im *Image) plan(s ID, k recKind) suPlan {
 	p.er = s == RootID && k == recDot && im.rrLevel == 2
 	p.rr = im.rrLevel == 2
 	if s != RootID {
-		l := len(n.name)
+		l := int(n.nameRef.n)
 		p.nm = 5 + l
 		if l > nmPiece {
 			p.nm = 5*((l+nmPiece-1)/nmPiece) + l
@@ -257,7 +257,7 @@ func (im *Image) appendEntries(b []byte, s ID, k recKind, p suPlan, spilled bool
 		b = appendSL(b, im.links[im.nodes[s].aux])
 	}
 	if p.nm > 0 {
-		b = appendNM(b, im.nodes[s].name, k)
+		b = appendNM(b, im.name(s), k)
 	}
 	return b
 }

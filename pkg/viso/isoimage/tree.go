@@ -80,9 +80,9 @@ type isoTime [7]byte
 type node struct {
 	src    Source
 	size   int64
-	name   string // primary spec name (also the Rock Ridge NM name)
-	iso    string // mangled ISO 9660 identifier
-	jname  string // Joliet spec name
+	nameRef  strRef // primary spec name (also the Rock Ridge NM name)
+	isoRef   strRef // mangled ISO 9660 identifier
+	jnameRef strRef // Joliet spec name
 	times  [4]isoTime
 	mode   uint32
 	uid    uint32
@@ -118,9 +118,9 @@ type Config struct {
 
 // Tree is the mutable namespace model. It is not safe for concurrent use.
 type Tree struct {
+	store
 	cfg        Config
 	epoch      isoTime
-	nodes      []node
 	dirs       []dirInfo
 	links      []string
 	primIdx    map[dirKey]ID // folded primary spec names
@@ -142,6 +142,7 @@ type Tree struct {
 // Ridge level 1, Joliet level 3, new-dir mode 0555, padding on.
 func New(cfg Config) *Tree {
 	t := &Tree{
+		store:      store{str: &arena{}},
 		cfg:        cfg,
 		epoch:      encodeTime(cfg.Epoch),
 		primIdx:    make(map[dirKey]ID),
@@ -328,13 +329,18 @@ func (t *Tree) newNode(n node) ID {
 
 // attach gives id the name in ns under parent; the caller checked for clashes.
 func (t *Tree) attach(ns Namespaces, parent, id ID, name string) error {
+	if len(name) > maxNameLen {
+		return ErrNameTooLong
+	}
 	n := &t.nodes[id]
 	d := t.dirOf(parent)
 	if ns == Joliet {
-		if n.name == name {
-			name = n.name // share the string with the primary name
+		if n.flags&flagPrimary != 0 && t.name(id) == name {
+			n.jnameRef = n.nameRef // share the bytes with the primary name
+		} else {
+			n.jnameRef = t.str.add(name)
 		}
-		n.jname, n.jparen = name, parent
+		n.jparen = parent
 		n.flags |= flagJoliet
 		t.jolIdx[dirKey{parent, foldKey(name)}] = id
 		d.jol = append(d.jol, id)
@@ -351,10 +357,12 @@ func (t *Tree) attach(ns Namespaces, parent, id ID, name string) error {
 	if iso == "" {
 		return ErrNameConflict
 	}
-	if n.jname == name {
-		name = n.jname
+	if n.flags&flagJoliet != 0 && t.jname(id) == name {
+		n.nameRef = n.jnameRef
+	} else {
+		n.nameRef = t.str.add(name)
 	}
-	n.name, n.iso, n.pparen = name, iso, parent
+	n.isoRef, n.pparen = t.str.add(iso), parent
 	n.flags |= flagPrimary
 	t.primIdx[dirKey{parent, foldKey(name)}] = id
 	t.isoIdx[dirKey{parent, iso}] = id
@@ -500,11 +508,11 @@ func (t *Tree) MergeDir(names Names, a Attrs, what string) (id ID, created bool,
 func (t *Tree) unlink(id ID) {
 	n := &t.nodes[id]
 	if n.flags&flagPrimary != 0 {
-		delete(t.primIdx, dirKey{n.pparen, foldKey(n.name)})
-		delete(t.isoIdx, dirKey{n.pparen, n.iso})
+		delete(t.primIdx, dirKey{n.pparen, foldKey(t.name(id))})
+		delete(t.isoIdx, dirKey{n.pparen, t.iso(id)})
 	}
 	if n.flags&flagJoliet != 0 {
-		delete(t.jolIdx, dirKey{n.jparen, foldKey(n.jname)})
+		delete(t.jolIdx, dirKey{n.jparen, foldKey(t.jname(id))})
 	}
 	n.flags = flagRemoved
 	n.src = nil
@@ -595,32 +603,4 @@ func (t *Tree) Chgrp(ns Namespaces, path string, gid uint32) error {
 
 // Path returns the primary (or, failing that, Joliet) path of an object, for
 // messages; "" when it has no name.
-func (t *Tree) Path(id ID) string { return nodePath(t.nodes, id) }
-
-func nodePath(nodes []node, id ID) string {
-	if int(id) >= len(nodes) {
-		return ""
-	}
-	if id == RootID {
-		return "/"
-	}
-	n := &nodes[id]
-	var parts []string
-	switch {
-	case n.flags&flagPrimary != 0:
-		for cur := id; cur != RootID; cur = nodes[cur].pparen {
-			parts = append(parts, nodes[cur].name)
-		}
-	case n.flags&flagJoliet != 0:
-		for cur := id; cur != RootID; cur = nodes[cur].jparen {
-			parts = append(parts, nodes[cur].jname)
-		}
-	default:
-		return ""
-	}
-	s := ""
-	for i := len(parts) - 1; i >= 0; i-- {
-		s += "/" + parts[i]
-	}
-	return s
-}
+func (t *Tree) Path(id ID) string { return t.path(id) }

@@ -25,8 +25,8 @@ func TestRecordSizes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if img.nodes[id].iso != "AUTOUNATTEND.XML;1" {
-			t.Fatalf("iso name %q", img.nodes[id].iso)
+		if img.iso(id) != "AUTOUNATTEND.XML;1" {
+			t.Fatalf("iso name %q", img.iso(id))
 		}
 		if got := img.recordLen(id, recSelf, false); got != tc.want {
 			t.Errorf("RR level %d: record length %d, want %d", tc.rr, got, tc.want)
