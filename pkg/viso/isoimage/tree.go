@@ -78,21 +78,21 @@ type isoTime [7]byte
 // node is one object. It is kept small (see the memory benchmark): names are
 // shared strings, times pre-encoded, and per-namespace parents are IDs.
 type node struct {
-	src    Source
-	size   int64
+	src      Source
+	size     int64
 	nameRef  strRef // primary spec name (also the Rock Ridge NM name)
 	isoRef   strRef // mangled ISO 9660 identifier
 	jnameRef strRef // Joliet spec name
-	times  [4]isoTime
-	mode   uint32
-	uid    uint32
-	gid    uint32
-	pparen ID     // parent in the primary namespace
-	jparen ID     // parent in the Joliet namespace
-	lba    uint32 // data LBA (files) after finalisation
-	aux    uint32 // directories: index into Tree.dirs; symlinks: index into Tree.links
-	kind   kind
-	flags  uint8
+	times    [4]isoTime
+	mode     uint32
+	uid      uint32
+	gid      uint32
+	pparen   ID     // parent in the primary namespace
+	jparen   ID     // parent in the Joliet namespace
+	lba      uint32 // data LBA (files) after finalisation
+	aux      uint32 // directories: index into Tree.dirs; symlinks: index into Tree.links
+	kind     kind
+	flags    uint8
 }
 
 // dirInfo holds a directory's children per namespace (in insertion order; removed
