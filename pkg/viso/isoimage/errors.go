@@ -42,7 +42,8 @@ var (
 	ErrFinalized = errors.New("tree already finalized")
 	// ErrSourceShrank: a source returned fewer bytes than its recorded size.
 	ErrSourceShrank = errors.New("source is shorter than its recorded size")
-	// ErrImageTooLarge: the layout does not fit 32-bit sector numbers.
+	// ErrImageTooLarge: the layout does not fit 32-bit sector numbers, or a
+	// tree has more directories than 16-bit path table parent numbers allow.
 	ErrImageTooLarge = errors.New("image too large")
 )
 

@@ -210,10 +210,16 @@ func (t *Tree) Finalize() (*Image, error) {
 	jolietOn := t.jolLevel > 0 && jolKids
 	prim := t.walkTree(im, im.pdir, false)
 	im.porder = prim.order
+	if len(prim.order) > 0xFFFF {
+		return nil, fmt.Errorf("%d directories exceed the path table's 65535: %w", len(prim.order), ErrImageTooLarge)
+	}
 	var jol treeLayout
 	if jolietOn {
 		im.jdir = make([]dirLayout, len(t.dirs))
 		jol = t.walkTree(im, im.jdir, true)
+		if len(jol.order) > 0xFFFF {
+			return nil, fmt.Errorf("%d Joliet directories exceed the path table's 65535: %w", len(jol.order), ErrImageTooLarge)
+		}
 	}
 	// Directory sizes and sector tables; spill allocation.
 	var spillBuf []byte

@@ -269,6 +269,10 @@ func TestOracleRich(t *testing.T) {
 	f.file(t, Names{deep + "/bottom.txt", deep + "/bottom.txt"}, []byte("bottom\n"), 0o640)
 	long := strings.Repeat("a-very-long-file-name-", 9) + "end.text" // 206 bytes: RR NM spills
 	f.file(t, Names{"/long/" + long, ""}, []byte("long rr name\n"), 0o444)
+	// A long directory name: its own record, its "." and the ".." of its
+	// subdirectory all spill to the continuation area.
+	longDir := "/long/" + strings.Repeat("directory-", 20) + "end"
+	f.file(t, Names{longDir + "/sub/inner.txt", "/long/short-joliet-dir/sub/inner.txt"}, []byte("inner\n"), 0o644)
 	jlong := strings.Repeat("J", 99) + "-日本語-😀.txt" // 99 + 5 + 2 (surrogates) + 4 = 110 units
 	if n := utf16Len(jlong); n != 110 {
 		t.Fatalf("test name has %d UTF-16 units, want 110", n)

@@ -76,7 +76,7 @@ const (
 type isoTime [7]byte
 
 // node is one object. It is kept small (see the memory benchmark): names are
-// shared strings, times pre-encoded, and per-namespace parents are IDs.
+// arena references, times pre-encoded, and per-namespace parents are IDs.
 type node struct {
 	src      Source
 	size     int64
