@@ -92,10 +92,22 @@ func (d *Driver) openVolumeImage(ctx context.Context, rec *state.NodeVolume) (ba
 	if err != nil {
 		// The VISO's own message names the line and argument; prefix the
 		// object and key so the pod's events say where to look.
+		err = &relabeled{msg: strings.ReplaceAll(err.Error(), d.store.SourceDir(rec.VolumeID)+"/", ""), err: err}
 		return nil, withCode(codeOrPrecondition(err), fmt.Errorf("%s: %w", refOf(rec), err))
 	}
 	return img, nil
 }
+
+// relabeled shows another message for err while keeping it for errors.Is:
+// the staged folder's path means nothing to the VISO's author, so messages
+// name the key ("seed.viso:8: ...") instead.
+type relabeled struct {
+	msg string
+	err error
+}
+
+func (r *relabeled) Error() string { return r.msg }
+func (r *relabeled) Unwrap() error { return r.err }
 
 // codeOrPrecondition keeps a specific code (a confinement refusal is the
 // request's fault) and otherwise calls a failure to open the image a

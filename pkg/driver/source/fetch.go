@@ -47,7 +47,7 @@ func (s *Source) fetch(ctx context.Context, ref Ref) (*object, error) {
 		o.secret, err = s.Client.CoreV1().Secrets(ref.Namespace).Get(ctx, ref.Secret, metav1.GetOptions{})
 	}
 	if err != nil {
-		return nil, getError(ref.object(), err)
+		return nil, getError(ref.String(), err)
 	}
 	var dup []string
 	if o.cm != nil {

@@ -84,7 +84,7 @@ func TestStageCreatesMissingParent(t *testing.T) {
 
 func TestStageSecret(t *testing.T) {
 	c := newClient(t, secret("creds", "3", map[string][]byte{
-		"seed.viso":           []byte(visoText("/user-data=Unattended-user-data")),
+		"seed.viso":            []byte(visoText("/user-data=Unattended-user-data")),
 		"Unattended-user-data": []byte("password: hunter2\n"),
 	}))
 	dir := filepath.Join(t.TempDir(), "v")
