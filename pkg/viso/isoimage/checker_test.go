@@ -31,6 +31,7 @@ type ckEntry struct {
 	TF          []byte
 	Symlink     string
 	RRFlags     int // -1 when no RR entry
+	Dev         [2]uint32
 	RecTime     [7]byte
 }
 
@@ -339,7 +340,7 @@ func (c *checker) walkDir(lba, size, parentLBA uint32, path string, joliet bool,
 					c.fail("%s: duplicate name", p)
 				}
 				e = &ckEntry{Path: p, ISOName: name, Dir: flags&2 != 0, LBA: elba, Size: int64(esize), Extents: 1,
-					HasPX: rr.px, Mode: rr.mode, NLink: rr.nlink, UID: rr.uid, GID: rr.gid, TF: rr.tf, Symlink: rr.sl, RRFlags: rr.rrFlags}
+					HasPX: rr.px, Mode: rr.mode, NLink: rr.nlink, UID: rr.uid, GID: rr.gid, TF: rr.tf, Symlink: rr.sl, RRFlags: rr.rrFlags, Dev: rr.dev}
 				copy(e.RecTime[:], rec[18:25])
 				tree[p] = e
 				if !joliet {
@@ -379,6 +380,7 @@ type suInfo struct {
 	tf          []byte
 	name, sl    string
 	rrFlags     int
+	dev         [2]uint32
 }
 
 // parseSU checks SUSP entries (following CE into the spill area).
@@ -423,6 +425,8 @@ func (c *checker) parseSU(su []byte, path string, joliet, rootDot bool) suInfo {
 			if l >= 44 {
 				c.both32(e[36:], path+" PX serial")
 			}
+		case "PN":
+			info.dev = [2]uint32{c.both32(e[4:], path+" PN high"), c.both32(e[12:], path+" PN low")}
 		case "TF":
 			info.tf = append([]byte(nil), e[4:]...)
 		case "NM":

@@ -13,6 +13,7 @@ import (
 type Image struct {
 	store
 	links    []string
+	specials []special
 	rrLevel  int
 	pdir     []dirLayout // by dirInfo index; primary namespace
 	jdir     []dirLayout // by dirInfo index; Joliet namespace

@@ -93,7 +93,7 @@ func (im *Image) writeRecord(out []byte, s ID, k recKind, ext uint32, joliet, wi
 			dirs = im.jdir
 		}
 		lba, size, flags = dirs[n.aux].lba, dirs[n.aux].size, 0x02
-	case kindSymlink:
+	case kindSymlink, kindSpecial:
 	default:
 		lba = n.lba + ext*(MaxExtentSize/sectorSize)
 		if n.size > 0xFFFFFFFF {
@@ -193,11 +193,12 @@ func (t *Tree) Finalize() (*Image, error) {
 		return nil, err
 	}
 	im := &Image{
-		store:   store{nodes: slices.Clip(t.nodes), str: t.str}, // shared: a finalised tree no longer changes
-		links:   t.links,
-		rrLevel: t.rrLevel,
-		pdir:    make([]dirLayout, len(t.dirs)),
-		spill:   make(map[uint64]uint32),
+		store:    store{nodes: slices.Clip(t.nodes), str: t.str}, // shared: a finalised tree no longer changes
+		links:    t.links,
+		specials: t.specials,
+		rrLevel:  t.rrLevel,
+		pdir:     make([]dirLayout, len(t.dirs)),
+		spill:    make(map[uint64]uint32),
 	}
 	for i := range im.nodes {
 		im.nodes[i].flags &^= flagUsed

@@ -83,6 +83,7 @@ type want struct {
 	size    int64
 	sha     string // hex SHA-256 of the content, "" for directories / unchecked
 	symlink string
+	dev     string // "major,minor" of a device
 }
 
 type fixture struct {
@@ -140,7 +141,7 @@ func (f *fixture) file(t *testing.T, names Names, data []byte, perm uint32) ID {
 	return id
 }
 
-var lsdlRE = regexp.MustCompile(`^(\S{10})\s+\d+\s+\d+\s+\d+\s+(\d+)\s+\S+\s+\d+\s+\S+\s+'(.*?)'(?: -> '(.*)')?$`)
+var lsdlRE = regexp.MustCompile(`^(\S{10})\s+\d+\s+\d+\s+\d+\s+(\d+|\d+,\d+)\s+\S+\s+\d+\s+\S+\s+'(.*?)'(?: -> '(.*)')?$`)
 
 // jolietUCS2Warnings are the only warnings xorriso may print about our Joliet
 // tree: non-BMP names are written as UTF-16 surrogate pairs (spec §4.12), which
@@ -179,6 +180,9 @@ func lsdl(t *testing.T, iso string, joliet bool) map[string]want {
 		var size int64
 		fmt.Sscan(m[2], &size)
 		w := want{mode: m[1], size: size, symlink: m[4]}
+		if strings.Contains(m[2], ",") {
+			w.dev = m[2]
+		}
 		if m[1][0] == 'd' {
 			w.size = 0
 		}
@@ -200,6 +204,9 @@ func compareListing(t *testing.T, what string, got, exp map[string]want, checkMo
 		}
 		if checkMode && w.mode != "" && g.mode[1:] != w.mode[1:] {
 			t.Errorf("%s: %q mode %s, want %s", what, p, g.mode, w.mode)
+		}
+		if w.dev != g.dev {
+			t.Errorf("%s: %q device %q, want %q", what, p, g.dev, w.dev)
 		}
 		if w.symlink != "" && g.symlink != w.symlink {
 			t.Errorf("%s: %q -> %q, want %q", what, p, g.symlink, w.symlink)
@@ -305,6 +312,13 @@ func TestOracleRich(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.rr["/abslink"] = want{symlink: "/data/random.bin"}
+	if _, err := tr.AddSpecial(Names{"/dev/null", "/dev/null"}, CharDevice, 1, 3, Attrs{Mode: 0o666}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.AddSpecial(Names{"/dev/fifo", ""}, FIFO, 0, 0, Attrs{Mode: 0o600}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	f.rr["/dev/null"], f.rr["/dev/fifo"] = want{mode: "crw-rw-rw-", dev: "1,3"}, want{mode: "prw-------"}
 	// Boot: a BIOS no-emulation loader with a boot info table and an EFI image.
 	loader := make([]byte, 38912)
 	for i := range loader {
@@ -342,6 +356,12 @@ func TestOracleRich(t *testing.T) {
 	// PX of our checker: modes and nlink.
 	if e := ck.Primary["/data"]; e == nil || e.NLink != 2 || e.Mode != sIFDIR|0o555 {
 		t.Errorf("/data PX: %+v", e)
+	}
+	if e := ck.Primary["/dev/null"]; e == nil || e.Mode != 0o020666 || e.Dev != [2]uint32{0, 0x103} || e.RRFlags != 0x8B {
+		t.Errorf("/dev/null PX/PN: %+v", e)
+	}
+	if _, ok := ck.Joliet["/dev/null"]; ok {
+		t.Error("device in the Joliet tree")
 	}
 	if e := ck.Primary["/data/READ-ME.txt"]; e == nil || e.Mode != sIFREG|0o4755 || e.ISOName != "README1.TXT;1" {
 		t.Errorf("READ-ME.txt: %+v", e)

@@ -24,6 +24,7 @@ const (
 	lenPX = 44
 	lenTF = 33
 	lenCE = 28
+	lenPN = 20
 	lenER = 8 + len(erID) + len(erDesc) + len(erSrc)
 	// nmPiece is the largest name piece per NM entry.
 	nmPiece = 250
@@ -43,9 +44,9 @@ const (
 // suPlan says which entries a record carries; it is derived purely from the
 // object and the record kind so layout and rendering agree.
 type suPlan struct {
-	sp, er, rr bool
-	nm, sl     int // total bytes of the NM / SL entries
-	full       int // bytes of every entry when nothing spills
+	sp, er, rr, pn bool
+	nm, sl         int // total bytes of the NM / SL entries
+	full           int // bytes of every entry when nothing spills
 }
 
 func (im *Image) plan(s ID, k recKind) suPlan {
@@ -67,7 +68,13 @@ func (im *Image) plan(s ID, k recKind) suPlan {
 	if n.kind == kindSymlink && k == recSelf {
 		p.sl = len(appendSL(nil, im.links[n.aux]))
 	}
+	if n.kind == kindSpecial && im.specials[n.aux].typ <= BlockDevice {
+		p.pn = true
+	}
 	p.full = lenPX + lenTF + p.nm + p.sl
+	if p.pn {
+		p.full += lenPN
+	}
 	if p.sp {
 		p.full += lenSP
 	}
@@ -117,6 +124,9 @@ func (im *Image) rrFlags(s ID, k recKind) byte {
 	if im.nodes[s].kind == kindSymlink && k == recSelf {
 		f |= 0x04
 	}
+	if n := &im.nodes[s]; n.kind == kindSpecial && im.specials[n.aux].typ <= BlockDevice {
+		f |= 0x02
+	}
 	return f
 }
 
@@ -145,6 +155,8 @@ func (im *Image) appendPX(b []byte, s ID) []byte {
 		links = im.pdir[n.aux].subdirs + 2
 	case kindSymlink:
 		mode |= sIFLNK
+	case kindSpecial:
+		mode |= specialModes[im.specials[n.aux].typ]
 	default:
 		mode |= sIFREG
 	}
@@ -253,6 +265,17 @@ func (im *Image) appendEntries(b []byte, s ID, k recKind, p suPlan, spilled bool
 	}
 	b = im.appendPX(b, s)
 	b = im.appendTF(b, s)
+	if p.pn {
+		// RRIP: the high and low 32 bits of a 64-bit dev_t. Encoded like
+		// glibc's makedev, which is how mkisofs/libisofs write and read it
+		// (and Linux isofs decodes for major < 4096, minor < 256).
+		d := im.specials[im.nodes[s].aux]
+		mj, mn := uint64(d.major), uint64(d.minor)
+		dev := mn&0xff | (mj&0xfff)<<8 | (mn&^0xff)<<12 | (mj&^0xfff)<<32
+		b = append(b, 'P', 'N', lenPN, 1)
+		b = appendBoth32(b, uint32(dev>>32))
+		b = appendBoth32(b, uint32(dev))
+	}
 	if p.sl > 0 {
 		b = appendSL(b, im.links[im.nodes[s].aux])
 	}

@@ -62,6 +62,7 @@ const (
 	kindDir kind = iota
 	kindFile
 	kindSymlink
+	kindSpecial // device, FIFO or socket (only imported ISOs carry these)
 	kindCatalog
 )
 
@@ -123,6 +124,7 @@ type Tree struct {
 	epoch      isoTime
 	dirs       []dirInfo
 	links      []string
+	specials   []special
 	primIdx    map[dirKey]ID // folded primary spec names
 	isoIdx     map[dirKey]ID // ISO 9660 identifiers (already upper case)
 	jolIdx     map[dirKey]ID // folded Joliet spec names
@@ -442,6 +444,42 @@ func (t *Tree) AddSymlink(names Names, target string, a Attrs, what string) (ID,
 		return 0, err
 	}
 	t.links = append(t.links, target)
+	return id, nil
+}
+
+// SpecialType is the kind of a special file.
+type SpecialType uint8
+
+const (
+	CharDevice SpecialType = iota
+	BlockDevice
+	FIFO
+	Socket
+)
+
+// POSIX type bits of each special type.
+var specialModes = [...]uint32{CharDevice: 0o020000, BlockDevice: 0o060000, FIFO: 0o010000, Socket: 0o140000}
+
+type special struct {
+	typ          SpecialType
+	major, minor uint32
+}
+
+// AddSpecial adds a device node, FIFO or socket (as an imported ISO's Rock
+// Ridge tree may hold; PN carries the device numbers). Like symlinks these
+// exist in the primary/Rock Ridge tree only; a Joliet name is ignored.
+func (t *Tree) AddSpecial(names Names, typ SpecialType, major, minor uint32, a Attrs, what string) (ID, error) {
+	if typ > Socket {
+		return 0, &NameError{Path: names.Primary, Source: what, Err: ErrInvalidParameter}
+	}
+	names.Joliet = ""
+	n := node{kind: kindSpecial, mode: a.Mode & 0o7777, uid: a.UID, gid: a.GID,
+		times: t.encodeTimes(a.Times), aux: uint32(len(t.specials))}
+	id, err := t.add(names, n, what)
+	if err != nil {
+		return 0, err
+	}
+	t.specials = append(t.specials, special{typ: typ, major: major, minor: minor})
 	return id, nil
 }
 
