@@ -16,7 +16,7 @@ func buildWide(tb testing.TB, files, perDir int) *Tree {
 	src := zeroSource{}
 	for i := range files {
 		p := fmt.Sprintf("/d%04d/f%05d.txt", i/perDir, i)
-		if _, err := tr.AddFile(Names{p, p}, src, int64(100+i%3000), Attrs{Mode: 0o444, Times: Times{Birth: testEpoch}}, "bench"); err != nil {
+		if _, err := tr.AddFile(nm(p, p), src, int64(100+i%3000), Attrs{Mode: 0o444, Times: Times{Birth: testEpoch}}, "bench"); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -145,7 +145,7 @@ func seqFixture(b *testing.B, n int, size int64) (*Image, []*os.File) {
 		b.Cleanup(func() { f.Close() })
 		files = append(files, f)
 		name := fmt.Sprintf("/data/f%03d", i)
-		if _, err := tr.AddFile(Names{name, name}, f, size, Attrs{Mode: 0o444}, p); err != nil {
+		if _, err := tr.AddFile(nm(name, name), f, size, Attrs{Mode: 0o444}, p); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -18,7 +18,7 @@ func TestOracleBigFile(t *testing.T) {
 	for _, level := range []int{1, 2} {
 		tr := New(Config{Epoch: testEpoch})
 		must(t, tr.SetISOLevel(level))
-		_, err := tr.AddFile(Names{"/big.bin", "/big.bin"}, zeroSource{}, size, Attrs{Mode: 0o444}, "zeros")
+		_, err := tr.AddFile(nm("/big.bin", "/big.bin"), zeroSource{}, size, Attrs{Mode: 0o444}, "zeros")
 		if !errors.Is(err, ErrFileTooBig) {
 			t.Fatalf("level %d: got %v, want ErrFileTooBig", level, err)
 		}
@@ -28,10 +28,10 @@ func TestOracleBigFile(t *testing.T) {
 	}
 	f := newFixture(t)
 	must(t, f.tr.SetRockRidgeLevel(2))
-	if _, err := f.tr.AddFile(Names{"/big/big.bin", "/big/big.bin"}, zeroSource{}, size, Attrs{Mode: 0o444}, "zeros"); err != nil {
+	if _, err := f.tr.AddFile(nm("/big/big.bin", "/big/big.bin"), zeroSource{}, size, Attrs{Mode: 0o444}, "zeros"); err != nil {
 		t.Fatal(err)
 	}
-	f.file(t, Names{"/big/after.txt", "/big/after.txt"}, []byte("after the big one\n"), 0o644)
+	f.file(t, nm("/big/after.txt", "/big/after.txt"), []byte("after the big one\n"), 0o644)
 	img, err := f.tr.Finalize()
 	if err != nil {
 		t.Fatal(err)

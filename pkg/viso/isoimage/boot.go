@@ -150,7 +150,7 @@ func (t *Tree) NameBootCatalog(names Names) error {
 		if step.path == "" || t.nodes[t.catalog].flags&flagOf(step.ns) != 0 {
 			continue
 		}
-		if err := t.nameIn(step.ns, step.path, t.catalog); err != nil {
+		if err := t.nameIn(step.ns, step.path, t.catalog, names.ISOName); err != nil {
 			return &NameError{Path: step.path, Source: "boot catalog", Err: err}
 		}
 	}

@@ -13,7 +13,7 @@ import (
 func TestOracleHiddenCatalogAuto(t *testing.T) {
 	f := newFixture(t)
 	floppy := bytes.Repeat([]byte{0xF6}, 1474560)
-	id := f.file(t, Names{"/floppy.img", "/floppy.img"}, floppy, 0o444)
+	id := f.file(t, nm("/floppy.img", "/floppy.img"), floppy, 0o444)
 	must(t, f.tr.SetBootCatalog(BootCatalog{Default: &BootEntry{Image: id, NotBootable: true, LoadSegment: 0x7C0, SystemType: 1, SectorCount: 1}}))
 	img, err := f.tr.Finalize()
 	if err != nil {
@@ -54,7 +54,7 @@ func TestOracleThreeSections(t *testing.T) {
 	var ids []ID
 	for i := range 5 {
 		data := bytes.Repeat([]byte{byte(i + 1)}, 2048*(i+1))
-		ids = append(ids, f.file(t, Names{fmt.Sprintf("/boot/img%d.bin", i), fmt.Sprintf("/boot/img%d.bin", i)}, data, 0o444))
+		ids = append(ids, f.file(t, nm(fmt.Sprintf("/boot/img%d.bin", i), fmt.Sprintf("/boot/img%d.bin", i)), data, 0o444))
 	}
 	no := func(id ID, count uint16) BootEntry {
 		return BootEntry{Image: id, Emulation: EmulationNone, SectorCount: count}

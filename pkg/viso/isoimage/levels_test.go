@@ -32,7 +32,7 @@ func TestOracleLevels(t *testing.T) {
 					must(t, f.tr.SetJolietLevel(joliet))
 					f.tr.SetPad(level != 2) // exercise --no-pad too
 					for i, fl := range files {
-						f.file(t, Names{fl.path, fl.path}, []byte(strings.Repeat("x", i*1000)), 0o640+uint32(i%2))
+						f.file(t, nm(fl.path, fl.path), []byte(strings.Repeat("x", i*1000)), 0o640+uint32(i%2))
 					}
 					img, err := f.tr.Finalize()
 					if err != nil {

@@ -172,6 +172,21 @@ func mangleName(spec string, level int, isDir bool) string {
 	return string(b)
 }
 
+// importedName is the ISO identifier of an imported object (spec §4.6 step 6).
+func importedName(id string, isDir bool) string {
+	if i := strings.IndexByte(id, ';'); i >= 0 {
+		id = id[:i]
+	}
+	id = id[:min(len(id), 30)]
+	if id == "" {
+		id = "_"
+	}
+	if !isDir {
+		id += ";1"
+	}
+	return id
+}
+
 // uniqueName applies the numeric-infix rule of spec §4.6 step 5 until taken
 // reports a free name. It returns "" when 32768 attempts are exhausted.
 func uniqueName(name string, level int, isDir bool, taken func(string) bool) string {

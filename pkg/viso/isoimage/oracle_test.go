@@ -273,49 +273,49 @@ func TestOracleRich(t *testing.T) {
 	for i := range 12 {
 		deep += fmt.Sprintf("/level%02d", i)
 	}
-	f.file(t, Names{deep + "/bottom.txt", deep + "/bottom.txt"}, []byte("bottom\n"), 0o640)
+	f.file(t, nm(deep+"/bottom.txt", deep+"/bottom.txt"), []byte("bottom\n"), 0o640)
 	long := strings.Repeat("a-very-long-file-name-", 9) + "end.text" // 206 bytes: RR NM spills
-	f.file(t, Names{"/long/" + long, ""}, []byte("long rr name\n"), 0o444)
+	f.file(t, nm("/long/"+long, ""), []byte("long rr name\n"), 0o444)
 	// A long directory name: its own record, its "." and the ".." of its
 	// subdirectory all spill to the continuation area.
 	longDir := "/long/" + strings.Repeat("directory-", 20) + "end"
-	f.file(t, Names{longDir + "/sub/inner.txt", "/long/short-joliet-dir/sub/inner.txt"}, []byte("inner\n"), 0o644)
+	f.file(t, nm(longDir+"/sub/inner.txt", "/long/short-joliet-dir/sub/inner.txt"), []byte("inner\n"), 0o644)
 	jlong := strings.Repeat("J", 99) + "-日本語-😀.txt" // 99 + 5 + 2 (surrogates) + 4 = 110 units
 	if n := utf16Len(jlong); n != 110 {
 		t.Fatalf("test name has %d UTF-16 units, want 110", n)
 	}
-	f.file(t, Names{"/unicode/" + jlong, "/unicode/" + jlong}, []byte("joliet 110 units\n"), 0o444)
-	f.file(t, Names{"/unicode/Ünïcödé-日本語.txt", "/unicode/Ünïcödé-日本語.txt"}, []byte("unicode\n"), 0o644)
-	f.file(t, Names{"/unicode/emoji-😀-𝄞.txt", "/unicode/emoji-😀-𝄞.txt"}, []byte("non-BMP\n"), 0o644)
-	f.file(t, Names{"/data/empty", "/data/empty"}, nil, 0o644)
-	f.file(t, Names{"/data/empty2", "/data/empty2"}, nil, 0o600)
-	f.file(t, Names{"/data/readme.txt", "/data/readme.txt"}, []byte("1"), 0o755)
-	f.file(t, Names{"/data/READ-ME.txt", "/data/READ-ME.txt"}, []byte("2"), 0o4755)
-	f.file(t, Names{"/data/MixedCase.Name.With.Dots", "/data/MixedCase.Name.With.Dots"}, bytes.Repeat([]byte("x"), 5000), 0o644)
+	f.file(t, nm("/unicode/"+jlong, "/unicode/"+jlong), []byte("joliet 110 units\n"), 0o444)
+	f.file(t, nm("/unicode/Ünïcödé-日本語.txt", "/unicode/Ünïcödé-日本語.txt"), []byte("unicode\n"), 0o644)
+	f.file(t, nm("/unicode/emoji-😀-𝄞.txt", "/unicode/emoji-😀-𝄞.txt"), []byte("non-BMP\n"), 0o644)
+	f.file(t, nm("/data/empty", "/data/empty"), nil, 0o644)
+	f.file(t, nm("/data/empty2", "/data/empty2"), nil, 0o600)
+	f.file(t, nm("/data/readme.txt", "/data/readme.txt"), []byte("1"), 0o755)
+	f.file(t, nm("/data/READ-ME.txt", "/data/READ-ME.txt"), []byte("2"), 0o4755)
+	f.file(t, nm("/data/MixedCase.Name.With.Dots", "/data/MixedCase.Name.With.Dots"), bytes.Repeat([]byte("x"), 5000), 0o644)
 	rnd := make([]byte, 1<<20+123)
 	for i := range rnd {
 		rnd[i] = byte(i*7 + i>>9)
 	}
-	f.file(t, Names{"/data/random.bin", "/data/random.bin"}, rnd, 0o644)
-	f.file(t, Names{"/only-primary.txt", ""}, []byte("p"), 0o444)
-	f.file(t, Names{"", "/only-joliet.txt"}, []byte("j"), 0o444)
-	f.file(t, Names{"/split/primary-name.txt", "/other/joliet-name.txt"}, []byte("split"), 0o444)
-	if _, err := tr.AddDir(Names{"/emptydir", "/emptydir"}, Attrs{Mode: 0o750}, "test"); err != nil {
+	f.file(t, nm("/data/random.bin", "/data/random.bin"), rnd, 0o644)
+	f.file(t, nm("/only-primary.txt", ""), []byte("p"), 0o444)
+	f.file(t, nm("", "/only-joliet.txt"), []byte("j"), 0o444)
+	f.file(t, nm("/split/primary-name.txt", "/other/joliet-name.txt"), []byte("split"), 0o444)
+	if _, err := tr.AddDir(nm("/emptydir", "/emptydir"), Attrs{Mode: 0o750}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	f.rr["/emptydir"], f.joliet["/emptydir"] = want{mode: lsMode(true, 0o750)}, want{}
-	if _, err := tr.AddSymlink(Names{"/data/link", "/data/link"}, "../data/readme.txt", Attrs{Mode: 0o777}, "test"); err != nil {
+	if _, err := tr.AddSymlink(nm("/data/link", "/data/link"), "../data/readme.txt", Attrs{Mode: 0o777}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	f.rr["/data/link"] = want{symlink: "../data/readme.txt"}
-	if _, err := tr.AddSymlink(Names{"/abslink", ""}, "/data/random.bin", Attrs{Mode: 0o777}, "test"); err != nil {
+	if _, err := tr.AddSymlink(nm("/abslink", ""), "/data/random.bin", Attrs{Mode: 0o777}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	f.rr["/abslink"] = want{symlink: "/data/random.bin"}
-	if _, err := tr.AddSpecial(Names{"/dev/null", "/dev/null"}, CharDevice, 1, 3, Attrs{Mode: 0o666}, "test"); err != nil {
+	if _, err := tr.AddSpecial(nm("/dev/null", "/dev/null"), CharDevice, 1, 3, Attrs{Mode: 0o666}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.AddSpecial(Names{"/dev/fifo", ""}, FIFO, 0, 0, Attrs{Mode: 0o600}, "test"); err != nil {
+	if _, err := tr.AddSpecial(nm("/dev/fifo", ""), FIFO, 0, 0, Attrs{Mode: 0o600}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	f.rr["/dev/null"], f.rr["/dev/fifo"] = want{mode: "crw-rw-rw-", dev: "1,3"}, want{mode: "prw-------"}
@@ -324,10 +324,10 @@ func TestOracleRich(t *testing.T) {
 	for i := range loader {
 		loader[i] = byte(i * 13)
 	}
-	loaderID := f.file(t, Names{"/isolinux/isolinux.bin", "/isolinux/isolinux.bin"}, loader, 0o444)
+	loaderID := f.file(t, nm("/isolinux/isolinux.bin", "/isolinux/isolinux.bin"), loader, 0o444)
 	efi := bytes.Repeat([]byte{0xEF, 0x01}, 1<<20)
-	efiID := f.file(t, Names{"/boot/efiboot.img", "/boot/efiboot.img"}, efi, 0o444)
-	must(t, tr.NameBootCatalog(Names{"/isolinux/boot.cat", "/isolinux/boot.cat"}))
+	efiID := f.file(t, nm("/boot/efiboot.img", "/boot/efiboot.img"), efi, 0o444)
+	must(t, tr.NameBootCatalog(nm("/isolinux/boot.cat", "/isolinux/boot.cat")))
 	f.rr["/isolinux/boot.cat"], f.joliet["/isolinux/boot.cat"] = want{mode: lsMode(false, 0o444)}, want{}
 	must(t, tr.SetBootCatalog(BootCatalog{
 		Platform: PlatformX86,
@@ -496,3 +496,6 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// nm builds Names from a primary and a Joliet path.
+func nm(primary, joliet string) Names { return Names{Primary: primary, Joliet: joliet} }

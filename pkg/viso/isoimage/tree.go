@@ -36,6 +36,11 @@ const (
 type Names struct {
 	Primary string
 	Joliet  string
+	// ISOName, when set, is an imported ISO 9660 identifier used instead of
+	// mangling the primary spec name (spec §4.6 step 6): any ";version" is
+	// dropped, the rest kept verbatim but cut to 30 characters, and files get
+	// ";1". The numeric-infix uniqueness rule still applies.
+	ISOName string
 }
 
 // Times are an object's timestamps. Zero values mean "the epoch".
@@ -307,7 +312,7 @@ func (t *Tree) ensureParent(ns Namespaces, parts []string) (ID, error) {
 			n := node{kind: kindDir, mode: t.newDirMode,
 				times: [4]isoTime{t.epoch, t.epoch, t.epoch, t.epoch}}
 			id := t.newNode(n)
-			if err := t.attach(ns, cur, id, p); err != nil {
+			if err := t.attach(ns, cur, id, p, ""); err != nil {
 				return 0, err
 			}
 			next = id
@@ -330,7 +335,8 @@ func (t *Tree) newNode(n node) ID {
 }
 
 // attach gives id the name in ns under parent; the caller checked for clashes.
-func (t *Tree) attach(ns Namespaces, parent, id ID, name string) error {
+// isoName is an imported ISO identifier to use instead of mangling ("" = mangle).
+func (t *Tree) attach(ns Namespaces, parent, id ID, name, isoName string) error {
 	if len(name) > maxNameLen {
 		return ErrNameTooLong
 	}
@@ -351,8 +357,14 @@ func (t *Tree) attach(ns Namespaces, parent, id ID, name string) error {
 	if n.kind != kindDir && n.size >= fourGiB && t.isoLevel < 3 {
 		return ErrFileTooBig
 	}
-	iso := mangleName(name, t.isoLevel, n.kind == kindDir)
-	iso = uniqueName(iso, t.isoLevel, n.kind == kindDir, func(s string) bool {
+	level := t.isoLevel
+	var iso string
+	if isoName != "" {
+		iso, level = importedName(isoName, n.kind == kindDir), 3
+	} else {
+		iso = mangleName(name, level, n.kind == kindDir)
+	}
+	iso = uniqueName(iso, level, n.kind == kindDir, func(s string) bool {
 		_, ok := t.isoIdx[dirKey{parent, s}]
 		return ok
 	})
@@ -373,7 +385,7 @@ func (t *Tree) attach(ns Namespaces, parent, id ID, name string) error {
 }
 
 // nameIn names object id at path in namespace ns (creating parents).
-func (t *Tree) nameIn(ns Namespaces, path string, id ID) error {
+func (t *Tree) nameIn(ns Namespaces, path string, id ID, isoName string) error {
 	parts, err := splitPath(path, t.nodes[id].kind == kindDir)
 	if err != nil {
 		return err
@@ -388,7 +400,7 @@ func (t *Tree) nameIn(ns Namespaces, path string, id ID) error {
 	if _, ok := t.child(ns, parent, parts[len(parts)-1]); ok {
 		return ErrAlreadyExists
 	}
-	return t.attach(ns, parent, id, parts[len(parts)-1])
+	return t.attach(ns, parent, id, parts[len(parts)-1], isoName)
 }
 
 func (t *Tree) checkMutable() error {
@@ -415,7 +427,7 @@ func (t *Tree) add(names Names, n node, what string) (ID, error) {
 		if step.path == "" {
 			continue
 		}
-		if err := t.nameIn(step.ns, step.path, id); err != nil {
+		if err := t.nameIn(step.ns, step.path, id, names.ISOName); err != nil {
 			t.unlink(id)
 			return 0, &NameError{Path: step.path, Source: what, Err: err}
 		}
@@ -529,12 +541,12 @@ func (t *Tree) MergeDir(names Names, a Attrs, what string) (id ID, created bool,
 	}
 	n := &t.nodes[found]
 	if names.Primary != "" && n.flags&flagPrimary == 0 {
-		if err := t.nameIn(Primary, names.Primary, found); err != nil {
+		if err := t.nameIn(Primary, names.Primary, found, names.ISOName); err != nil {
 			return 0, false, &NameError{Path: names.Primary, Source: what, Err: err}
 		}
 	}
 	if names.Joliet != "" && t.nodes[found].flags&flagJoliet == 0 {
-		if err := t.nameIn(Joliet, names.Joliet, found); err != nil {
+		if err := t.nameIn(Joliet, names.Joliet, found, ""); err != nil {
 			return 0, false, &NameError{Path: names.Joliet, Source: what, Err: err}
 		}
 	}

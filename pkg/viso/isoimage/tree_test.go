@@ -109,7 +109,7 @@ func TestBootInfoTableAndAuto(t *testing.T) {
 func TestTreeErrors(t *testing.T) {
 	tr := New(Config{Epoch: testEpoch})
 	add := func(p string) error {
-		_, err := tr.AddFile(Names{p, p}, memSource(nil), 0, Attrs{}, "src")
+		_, err := tr.AddFile(nm(p, p), memSource(nil), 0, Attrs{}, "src")
 		return err
 	}
 	must(t, add("/a/b"))
@@ -128,14 +128,14 @@ func TestTreeErrors(t *testing.T) {
 	}
 	// A failed Joliet name leaves nothing behind in the primary tree.
 	must(t, add("/j"))
-	if _, err := tr.AddFile(Names{"/fresh", "/J"}, memSource(nil), 0, Attrs{}, "src"); !errors.Is(err, ErrAlreadyExists) {
+	if _, err := tr.AddFile(nm("/fresh", "/J"), memSource(nil), 0, Attrs{}, "src"); !errors.Is(err, ErrAlreadyExists) {
 		t.Errorf("joliet clash: %v", err)
 	}
 	if _, ok := tr.Lookup(Primary, "/fresh"); ok {
 		t.Error("half-added object left in the primary tree")
 	}
 	// Case-insensitive reuse of directories and top-level merge.
-	d, created, err := tr.MergeDir(Names{"/Docs", "/Docs"}, Attrs{Mode: 0o755}, "dir")
+	d, created, err := tr.MergeDir(nm("/Docs", "/Docs"), Attrs{Mode: 0o755}, "dir")
 	if err != nil || !created {
 		t.Fatal(err, created)
 	}
@@ -143,14 +143,14 @@ func TestTreeErrors(t *testing.T) {
 	if id, ok := tr.Lookup(AllNamespaces, "/docs/X.TXT"); !ok || tr.nodes[id].pparen != d {
 		t.Error("case-insensitive lookup failed")
 	}
-	d2, created, err := tr.MergeDir(Names{"/docs", "/docs"}, Attrs{}, "dir2")
+	d2, created, err := tr.MergeDir(nm("/docs", "/docs"), Attrs{}, "dir2")
 	if err != nil || created || d2 != d {
 		t.Errorf("merge: %v %v %v", d2, created, err)
 	}
-	if _, err := tr.AddDir(Names{"/docs", "/docs"}, Attrs{}, "dir3"); !errors.Is(err, ErrAlreadyExists) {
+	if _, err := tr.AddDir(nm("/docs", "/docs"), Attrs{}, "dir3"); !errors.Is(err, ErrAlreadyExists) {
 		t.Errorf("AddDir on existing: %v", err)
 	}
-	if _, _, err := tr.MergeDir(Names{"/a/b", ""}, Attrs{}, "x"); !errors.Is(err, ErrAlreadyExists) {
+	if _, _, err := tr.MergeDir(nm("/a/b", ""), Attrs{}, "x"); !errors.Is(err, ErrAlreadyExists) {
 		t.Errorf("merge onto file: %v", err)
 	}
 	// chmod / chown / chgrp
@@ -179,14 +179,14 @@ func TestTreeErrors(t *testing.T) {
 	if _, err := tr.Remove(Primary, "/"); !errors.Is(err, ErrAccessDenied) {
 		t.Errorf("remove root: %v", err)
 	}
-	must(t, tr.NameBootCatalog(Names{"/boot.cat", "/boot.cat"}))
+	must(t, tr.NameBootCatalog(nm("/boot.cat", "/boot.cat")))
 	if _, err := tr.Remove(Joliet, "/BOOT.CAT"); !errors.Is(err, ErrAccessDenied) {
 		t.Errorf("remove catalog: %v", err)
 	}
 	if _, err := tr.Finalize(); !errors.Is(err, ErrNoDefaultEntry) {
 		t.Errorf("catalog without default entry: %v", err)
 	}
-	img, _ := tr.AddFile(Names{"/boot.img", ""}, memSource(make([]byte, 4096)), 4096, Attrs{}, "img")
+	img, _ := tr.AddFile(nm("/boot.img", ""), memSource(make([]byte, 4096)), 4096, Attrs{}, "img")
 	must(t, tr.SetBootCatalog(BootCatalog{Default: &BootEntry{Image: img}}))
 	if _, err := tr.Remove(Primary, "/boot.img"); err != nil {
 		t.Fatal(err)
@@ -234,7 +234,7 @@ func TestNoPrimaryTreeAndFinalizeOnce(t *testing.T) {
 func TestJolietNameTooLong(t *testing.T) {
 	tr := New(Config{Epoch: testEpoch})
 	name := "/dir/" + strings.Repeat("x", 111)
-	if _, err := tr.AddFile(Names{"/ok", name}, memSource(nil), 0, Attrs{}, "x"); err != nil {
+	if _, err := tr.AddFile(nm("/ok", name), memSource(nil), 0, Attrs{}, "x"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := tr.Finalize()
@@ -249,7 +249,7 @@ func TestVolumeStrings(t *testing.T) {
 	must(t, tr.SetVolumeString(Primary, VolumeSetID, strings.Repeat("v", 200)))
 	must(t, tr.SetVolumeString(Joliet, AbstractFileID, strings.Repeat("😀", 20)))
 	must(t, tr.SetVolumeString(Joliet, CopyrightFileID, strings.Repeat("c", 256)))
-	if _, err := tr.AddFile(Names{"/f", "/f"}, memSource(nil), 0, Attrs{}, "f"); err != nil {
+	if _, err := tr.AddFile(nm("/f", "/f"), memSource(nil), 0, Attrs{}, "f"); err != nil {
 		t.Fatal(err)
 	}
 	img, err := tr.Finalize()
@@ -292,7 +292,7 @@ func TestVolumeStrings(t *testing.T) {
 func TestReadAtContract(t *testing.T) {
 	f := newFixture(t)
 	for i := range 50 {
-		f.file(t, Names{"/d" + string(rune('a'+i%5)) + "/file" + strings.Repeat("x", i) + ".bin", "/j/f" + strings.Repeat("y", i)},
+		f.file(t, nm("/d"+string(rune('a'+i%5))+"/file"+strings.Repeat("x", i)+".bin", "/j/f"+strings.Repeat("y", i)),
 			bytes.Repeat([]byte{byte(i)}, i*700), 0o644)
 	}
 	img, err := f.tr.Finalize()
@@ -339,7 +339,7 @@ func TestDeterminism(t *testing.T) {
 	build := func(epoch time.Time) [32]byte {
 		tr := New(Config{Epoch: epoch})
 		for _, p := range []string{"/b/x", "/a/y", "/c", "/a/z/w"} {
-			if _, err := tr.AddFile(Names{p, p}, memSource(p), int64(len(p)), Attrs{Mode: 0o644}, p); err != nil {
+			if _, err := tr.AddFile(nm(p, p), memSource(p), int64(len(p)), Attrs{Mode: 0o644}, p); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -368,7 +368,7 @@ func (shrinkingSource) ReadAt(p []byte, off int64) (int, error) { return 0, io.E
 
 func TestSourceShrank(t *testing.T) {
 	tr := New(Config{Epoch: testEpoch})
-	if _, err := tr.AddFile(Names{"/gone", "/gone"}, shrinkingSource{}, 5000, Attrs{}, "gone"); err != nil {
+	if _, err := tr.AddFile(nm("/gone", "/gone"), shrinkingSource{}, 5000, Attrs{}, "gone"); err != nil {
 		t.Fatal(err)
 	}
 	img, err := tr.Finalize()
@@ -384,7 +384,7 @@ func TestSourceShrank(t *testing.T) {
 func TestFilesAndSystemArea(t *testing.T) {
 	tr := New(Config{Epoch: testEpoch})
 	for _, p := range []string{"/b/z.txt", "/a.txt", "/b/c/d.bin"} {
-		if _, err := tr.AddFile(Names{p, p}, memSource(p), int64(len(p)), Attrs{Mode: 0o640}, p); err != nil {
+		if _, err := tr.AddFile(nm(p, p), memSource(p), int64(len(p)), Attrs{Mode: 0o640}, p); err != nil {
 			t.Fatal(err)
 		}
 	}
