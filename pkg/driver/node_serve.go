@@ -176,7 +176,7 @@ func (d *Driver) forget(rec *state.NodeVolume) error {
 // already is fine.
 func (d *Driver) unmountTarget(target string) error {
 	for i := 0; i < 16; i++ {
-		notMnt, err := mount.IsNotMountPoint(d.mounter, target)
+		isMnt, err := d.mounter.IsMountPoint(target)
 		if err != nil {
 			if isNotExist(err) {
 				return nil
@@ -184,9 +184,9 @@ func (d *Driver) unmountTarget(target string) error {
 			if !mount.IsCorruptedMnt(err) && !serve.IsCorruptedMount(err) {
 				return fmt.Errorf("check mount at %s: %w", target, err)
 			}
-			notMnt = false
+			isMnt = true // a dead mount: unmount it
 		}
-		if notMnt {
+		if !isMnt {
 			break
 		}
 		if err := d.mounter.Unmount(target); err != nil {
@@ -228,14 +228,10 @@ func (d *Driver) bindTarget(rec *state.NodeVolume, target string, block bool) er
 
 // isMounted reports whether target is a mount point answering normally.
 func (d *Driver) isMounted(target string) bool {
-	notMnt, err := mount.IsNotMountPoint(d.mounter, target)
-	if err != nil {
+	isMnt, err := d.mounter.IsMountPoint(target)
+	if err != nil || !isMnt {
 		return false
 	}
-	if !notMnt {
-		if _, err := os.Stat(target); err != nil {
-			return false // dead FUSE underneath
-		}
-	}
-	return !notMnt
+	_, err = os.Stat(target)
+	return err == nil // a dead FUSE mount answers ENOTCONN
 }

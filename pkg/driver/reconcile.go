@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 
 	"github.com/csi-viso/csi-viso/pkg/driver/state"
@@ -108,8 +109,16 @@ func (d *Driver) dropAfter(rec *state.NodeVolume, cause error) error {
 // bind onto it again.
 func (d *Driver) unmountTargetKeep(target string) error {
 	for i := 0; i < 16; i++ {
-		if err := d.mounter.Unmount(target); err != nil {
-			return nil // not mounted (EINVAL) or gone (ENOENT): done
+		err := unix.Unmount(target, 0)
+		switch {
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+			return nil // nothing (more) mounted there, or no such path
+		case errors.Is(err, unix.EBUSY):
+			if err := unix.Unmount(target, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+				return fmt.Errorf("unmount %s: %w", target, err)
+			}
+		case err != nil:
+			return fmt.Errorf("unmount %s: %w", target, err)
 		}
 	}
 	return fmt.Errorf("unmount %s: mounts keep reappearing", target)
