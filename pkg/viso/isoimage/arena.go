@@ -60,6 +60,8 @@ func (a *arena) get(r strRef) string {
 // store is the object table shared by Tree and Image.
 type store struct {
 	nodes []node
+	srcs  []Source     // by ID; nil for everything but files
+	times [][4]isoTime // deduplicated birth/modify/access/change times; [0] is the epoch
 	str   *arena
 }
 

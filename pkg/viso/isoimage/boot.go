@@ -121,8 +121,7 @@ func (t *Tree) SetBootCatalog(c BootCatalog) error {
 	c.Sections = secs
 	t.boot = &c
 	if t.catalog == 0 {
-		t.catalog = t.newNode(node{kind: kindCatalog, mode: 0o444,
-			times: [4]isoTime{t.epoch, t.epoch, t.epoch, t.epoch}})
+		t.catalog = t.newNode(node{kind: kindCatalog, mode: 0o444}, nil)
 	}
 	return nil
 }
@@ -135,8 +134,7 @@ func (t *Tree) NameBootCatalog(names Names) error {
 		return err
 	}
 	if t.catalog == 0 {
-		id, err := t.add(names, node{kind: kindCatalog, mode: 0o444,
-			times: [4]isoTime{t.epoch, t.epoch, t.epoch, t.epoch}}, "boot catalog")
+		id, err := t.add(names, node{kind: kindCatalog, mode: 0o444}, nil, "boot catalog")
 		if err != nil {
 			return err
 		}

@@ -206,8 +206,7 @@ func (im *Image) readData(dst []byte, pos int64) error {
 }
 
 func (im *Image) readFile(id ID, dst []byte, off int64) error {
-	n := &im.nodes[id]
-	got, err := n.src.ReadAt(dst, off)
+	got, err := im.srcs[id].ReadAt(dst, off)
 	if got < len(dst) {
 		if err == nil || errors.Is(err, io.EOF) {
 			err = ErrSourceShrank

@@ -107,7 +107,7 @@ func (im *Image) writeRecord(out []byte, s ID, k recKind, ext uint32, joliet, wi
 	}
 	put32Both(out[2:], lba)
 	put32Both(out[10:], size)
-	*(*isoTime)(out[18:]) = n.times[0]
+	*(*isoTime)(out[18:]) = im.times[n.tix][0]
 	out[25] = flags
 	put16Both(out[28:], 1)
 	idLen := 1
@@ -150,7 +150,7 @@ func (im *Image) renderDirSector(dl *dirLayout, joliet bool, sec int, out []byte
 	var sink uint8
 	for i := first; i < last; i++ {
 		n := &im.nodes[dl.kids[i]]
-		sink += uint8(n.kind) + uint8(n.nameRef.n) + n.times[0][0]
+		sink += uint8(n.kind) + uint8(n.nameRef.n) + uint8(n.tix)
 	}
 	out[0] = sink // keeps the loads alive; the first record overwrites it
 	off := 0
@@ -193,7 +193,8 @@ func (t *Tree) Finalize() (*Image, error) {
 		return nil, err
 	}
 	im := &Image{
-		store:    store{nodes: slices.Clip(t.nodes), str: t.str}, // shared: a finalised tree no longer changes
+		// Shared with the tree: a finalised tree no longer changes.
+		store:    store{nodes: slices.Clip(t.nodes), srcs: slices.Clip(t.srcs), times: slices.Clip(t.times), str: t.str},
 		links:    t.links,
 		specials: t.specials,
 		rrLevel:  t.rrLevel,
@@ -299,7 +300,7 @@ func (t *Tree) Finalize() (*Image, error) {
 	// spillLBA at render time, so the content itself is final.
 	if t.catalog != 0 {
 		catalog := renderCatalog(t.boot, refs, func(id ID) uint32 { return im.nodes[id].lba })
-		im.nodes[t.catalog].src = memSource(catalog)
+		im.srcs[t.catalog] = memSource(catalog)
 		if err := im.bootInfo(t, refs); err != nil {
 			return nil, err
 		}
@@ -545,7 +546,7 @@ func (im *Image) bootInfo(t *Tree, refs []bootEntryRef) error {
 		id := r.entry.Image
 		n := &im.nodes[id]
 		if r.entry.BootInfoTable && im.patches[id] == nil {
-			sum, err := bootInfoChecksum(n.src, n.size)
+			sum, err := bootInfoChecksum(im.srcs[id], n.size)
 			if err != nil {
 				return fmt.Errorf("boot image '%s': %w", im.path(id), err)
 			}

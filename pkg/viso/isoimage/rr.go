@@ -175,7 +175,7 @@ func (im *Image) appendTF(b []byte, s ID) []byte {
 	b = slices.Grow(b, lenTF)
 	e := b[len(b) : len(b)+lenTF]
 	e[0], e[1], e[2], e[3], e[4] = 'T', 'F', lenTF, 1, 0x0F
-	t := &im.nodes[s].times
+	t := &im.times[im.nodes[s].tix]
 	*(*isoTime)(e[5:]) = t[0]
 	*(*isoTime)(e[12:]) = t[1]
 	*(*isoTime)(e[19:]) = t[2]

@@ -82,14 +82,15 @@ const (
 type isoTime [7]byte
 
 // node is one object. It is kept small (see the memory benchmark): names are
-// arena references, times pre-encoded, and per-namespace parents are IDs.
+// arena references, times an index into a deduplicated table, sources in a
+// side table, and per-namespace parents are IDs. Rendering a directory sector
+// touches only these hot fields.
 type node struct {
-	src      Source
 	size     int64
 	nameRef  strRef // primary spec name (also the Rock Ridge NM name)
 	isoRef   strRef // mangled ISO 9660 identifier
 	jnameRef strRef // Joliet spec name
-	times    [4]isoTime
+	tix      uint32 // index into store.times
 	mode     uint32
 	uid      uint32
 	gid      uint32
@@ -130,6 +131,7 @@ type Tree struct {
 	dirs       []dirInfo
 	links      []string
 	specials   []special
+	timeIdx    map[[4]isoTime]uint32
 	primIdx    map[dirKey]ID // folded primary spec names
 	isoIdx     map[dirKey]ID // ISO 9660 identifiers (already upper case)
 	jolIdx     map[dirKey]ID // folded Joliet spec names
@@ -150,6 +152,7 @@ type Tree struct {
 func New(cfg Config) *Tree {
 	t := &Tree{
 		store:      store{str: &arena{}},
+		timeIdx:    make(map[[4]isoTime]uint32),
 		cfg:        cfg,
 		epoch:      encodeTime(cfg.Epoch),
 		primIdx:    make(map[dirKey]ID),
@@ -162,10 +165,9 @@ func New(cfg Config) *Tree {
 		pad:        true,
 	}
 	t.dirs = append(t.dirs, dirInfo{})
-	t.nodes = append(t.nodes, node{
-		kind: kindDir, mode: 0o555, flags: flagPrimary | flagJoliet,
-		times: [4]isoTime{t.epoch, t.epoch, t.epoch, t.epoch},
-	})
+	t.timeIndex(Times{}) // index 0: the epoch, used by the root and implicit objects
+	t.nodes = append(t.nodes, node{kind: kindDir, mode: 0o555, flags: flagPrimary | flagJoliet})
+	t.srcs = append(t.srcs, nil)
 	return t
 }
 
@@ -183,6 +185,18 @@ func encodeTime(tm time.Time) isoTime {
 		return isoTime{255, 12, 31, 23, 59, 59, 0}
 	}
 	return isoTime{byte(y), byte(u.Month()), byte(u.Day()), byte(u.Hour()), byte(u.Minute()), byte(u.Second()), 0}
+}
+
+// timeIndex returns the index of the encoded times in the shared table.
+func (t *Tree) timeIndex(ts Times) uint32 {
+	k := t.encodeTimes(ts)
+	if i, ok := t.timeIdx[k]; ok {
+		return i
+	}
+	i := uint32(len(t.times))
+	t.times = append(t.times, k)
+	t.timeIdx[k] = i
+	return i
 }
 
 func (t *Tree) encodeTimes(ts Times) [4]isoTime {
@@ -309,9 +323,7 @@ func (t *Tree) ensureParent(ns Namespaces, parts []string) (ID, error) {
 	for _, p := range parts[:len(parts)-1] {
 		next, ok := t.child(ns, cur, p)
 		if !ok {
-			n := node{kind: kindDir, mode: t.newDirMode,
-				times: [4]isoTime{t.epoch, t.epoch, t.epoch, t.epoch}}
-			id := t.newNode(n)
+			id := t.newNode(node{kind: kindDir, mode: t.newDirMode}, nil)
 			if err := t.attach(ns, cur, id, p, ""); err != nil {
 				return 0, err
 			}
@@ -324,13 +336,14 @@ func (t *Tree) ensureParent(ns Namespaces, parts []string) (ID, error) {
 	return cur, nil
 }
 
-func (t *Tree) newNode(n node) ID {
+func (t *Tree) newNode(n node, src Source) ID {
 	id := ID(len(t.nodes))
 	if n.kind == kindDir {
 		n.aux = uint32(len(t.dirs))
 		t.dirs = append(t.dirs, dirInfo{})
 	}
 	t.nodes = append(t.nodes, n)
+	t.srcs = append(t.srcs, src)
 	return id
 }
 
@@ -412,14 +425,14 @@ func (t *Tree) checkMutable() error {
 
 // add creates an object and names it in every namespace of names. On failure
 // the half-named object is removed again so the tree stays consistent.
-func (t *Tree) add(names Names, n node, what string) (ID, error) {
+func (t *Tree) add(names Names, n node, src Source, what string) (ID, error) {
 	if err := t.checkMutable(); err != nil {
 		return 0, err
 	}
 	if names.Primary == "" && names.Joliet == "" {
 		return 0, &NameError{Path: "", Source: what, Err: ErrInvalidName}
 	}
-	id := t.newNode(n)
+	id := t.newNode(n, src)
 	for _, step := range []struct {
 		ns   Namespaces
 		path string
@@ -441,8 +454,8 @@ func (t *Tree) AddFile(names Names, src Source, size int64, a Attrs, what string
 	if size < 0 {
 		return 0, &NameError{Path: names.Primary + names.Joliet, Source: what, Err: ErrInvalidParameter}
 	}
-	return t.add(names, node{kind: kindFile, src: src, size: size, mode: a.Mode & 0o7777,
-		uid: a.UID, gid: a.GID, times: t.encodeTimes(a.Times)}, what)
+	return t.add(names, node{kind: kindFile, size: size, mode: a.Mode & 0o7777,
+		uid: a.UID, gid: a.GID, tix: t.timeIndex(a.Times)}, src, what)
 }
 
 // AddSymlink adds a symbolic link (only imported ISOs produce these). Symlinks
@@ -450,8 +463,8 @@ func (t *Tree) AddFile(names Names, src Source, size int64, a Attrs, what string
 func (t *Tree) AddSymlink(names Names, target string, a Attrs, what string) (ID, error) {
 	names.Joliet = ""
 	n := node{kind: kindSymlink, mode: a.Mode & 0o7777, uid: a.UID, gid: a.GID,
-		times: t.encodeTimes(a.Times), aux: uint32(len(t.links))}
-	id, err := t.add(names, n, what)
+		tix: t.timeIndex(a.Times), aux: uint32(len(t.links))}
+	id, err := t.add(names, n, nil, what)
 	if err != nil {
 		return 0, err
 	}
@@ -486,8 +499,8 @@ func (t *Tree) AddSpecial(names Names, typ SpecialType, major, minor uint32, a A
 	}
 	names.Joliet = ""
 	n := node{kind: kindSpecial, mode: a.Mode & 0o7777, uid: a.UID, gid: a.GID,
-		times: t.encodeTimes(a.Times), aux: uint32(len(t.specials))}
-	id, err := t.add(names, n, what)
+		tix: t.timeIndex(a.Times), aux: uint32(len(t.specials))}
+	id, err := t.add(names, n, nil, what)
 	if err != nil {
 		return 0, err
 	}
@@ -499,7 +512,7 @@ func (t *Tree) AddSpecial(names Names, typ SpecialType, major, minor uint32, a A
 // This is what recursive adds use for subdirectories.
 func (t *Tree) AddDir(names Names, a Attrs, what string) (ID, error) {
 	return t.add(names, node{kind: kindDir, mode: a.Mode & 0o7777, uid: a.UID, gid: a.GID,
-		times: t.encodeTimes(a.Times)}, what)
+		tix: t.timeIndex(a.Times)}, nil, what)
 }
 
 // MergeDir is the top-level directory add of spec §3.6: an existing directory
@@ -565,7 +578,7 @@ func (t *Tree) unlink(id ID) {
 		delete(t.jolIdx, dirKey{n.jparen, foldKey(t.jname(id))})
 	}
 	n.flags = flagRemoved
-	n.src = nil
+	t.srcs[id] = nil
 	if n.kind == kindDir {
 		d := t.dirOf(id)
 		for _, list := range [][]ID{d.prim, d.jol} {
