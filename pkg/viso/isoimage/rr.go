@@ -287,6 +287,17 @@ func (im *Image) appendEntries(b []byte, s ID, k recKind, p suPlan, spilled bool
 
 // appendSU writes the system-use bytes kept in a record.
 func (im *Image) appendSU(b []byte, s ID, k recKind, baseLen int) []byte {
+	// Fast path for the common record (a file's or directory's own record with
+	// a short name): the same bytes appendEntries writes, without the plan.
+	if n := &im.nodes[s]; k == recSelf && (n.kind == kindFile || n.kind == kindDir) &&
+		n.nameRef.n <= nmPiece && baseLen+lenRR+lenPX+lenTF+5+int(n.nameRef.n) < 255 {
+		if im.rrLevel == 2 {
+			b = appendRR(b, 0x89)
+		}
+		b = im.appendPX(b, s)
+		b = im.appendTF(b, s)
+		return appendNM(b, im.str.get(n.nameRef), recSelf)
+	}
 	p := im.plan(s, k)
 	if im.rrLevel == 0 {
 		return b
