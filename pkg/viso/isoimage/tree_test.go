@@ -411,3 +411,17 @@ func TestFilesAndSystemArea(t *testing.T) {
 		t.Error("system area not served from -G data")
 	}
 }
+
+func TestEmptyTree(t *testing.T) {
+	img, err := New(Config{Epoch: testEpoch}).Finalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := checkISO(img, img.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ck.Primary) != 0 || ck.JolietLevel != 0 || img.Size() != (16+2+3+150)*2048 {
+		t.Errorf("empty image: %d entries, Joliet %d, size %d", len(ck.Primary), ck.JolietLevel, img.Size())
+	}
+}
