@@ -18,7 +18,7 @@ import (
 	"github.com/csi-viso/csi-viso/pkg/driver/source"
 )
 
-const driverUsage = "driver --endpoint unix:///csi/csi.sock --node-id N --mode node|controller|all --state-dir DIR [--media-root DIR]... [--kubeconfig F]"
+const driverUsage = "driver --endpoint unix:///csi/csi.sock --node-id N --mode node|controller|all --state-dir DIR [--media-root DIR]... [--kubeconfig F] [--kubelet-dir /var/lib/kubelet] [--kubelet-registration=true] [--health-address :9808]"
 
 // runDriver runs the CSI plugin until SIGINT or SIGTERM. Published volumes
 // are left mounted on exit: the next start reconciles them.
@@ -30,6 +30,10 @@ func runDriver(args []string, stdout, stderr io.Writer) error {
 	stateDir := fs.String("state-dir", "/var/lib/csi-viso", "folder for the driver's records and staged sources")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: in-cluster config; none: ConfigMap/Secret volumes fail)")
 	name := fs.String("driver-name", driver.DriverName, "CSI driver name")
+	kubeletDir := fs.String("kubelet-dir", "/var/lib/kubelet", "the kubelet's root folder (registration socket under plugins_registry/)")
+	registration := fs.Bool("kubelet-registration", true, "register with the kubelet (node and all modes); false when no kubelet runs")
+	registrationPath := fs.String("kubelet-registration-path", "", "CSI socket path the kubelet dials (default KUBELET_DIR/plugins/NAME/csi.sock)")
+	healthAddress := fs.String("health-address", "", "serve /healthz (the CSI Probe) on this address, e.g. :9808 (default off)")
 	var roots multiFlag
 	fs.Var(&roots, "media-root", "folder plain ISOs and absolute VISO sources may come from (repeatable)")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
@@ -58,9 +62,17 @@ func runDriver(args []string, stdout, stderr io.Writer) error {
 		klog.InfoS("No Kubernetes API configured: only image volumes can be served")
 	}
 	d, err := driver.New(driver.Options{
-		Name: *name, Version: version, NodeID: *nodeID, Mode: m,
-		StateDir: *stateDir, MediaRoots: roots,
-		Source: driver.NewSource(&source.Source{Client: client}),
+		Name:                *name,
+		Version:             version,
+		NodeID:              *nodeID,
+		Mode:                m,
+		StateDir:            *stateDir,
+		MediaRoots:          roots,
+		Source:              driver.NewSource(&source.Source{Client: client}),
+		KubeletRegistration: *registration,
+		KubeletDir:          *kubeletDir,
+		KubeletEndpoint:     *registrationPath,
+		HealthAddress:       *healthAddress,
 	})
 	if err != nil {
 		return err

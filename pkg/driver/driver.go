@@ -79,7 +79,8 @@ func (d *Driver) GRPCServer() *grpc.Server {
 }
 
 // Run reconciles node state (node mode), then serves CSI on endpoint until
-// ctx ends. Published volumes stay mounted when it returns: their FUSE
+// ctx ends, with the kubelet registration socket and /healthz when the
+// options ask for them. Published volumes stay mounted when it returns: their FUSE
 // servers end with the process, and the next start serves them again.
 func (d *Driver) Run(ctx context.Context, endpoint string) error {
 	l, err := Listen(endpoint)
@@ -94,17 +95,36 @@ func (d *Driver) Run(ctx context.Context, endpoint string) error {
 		}
 	}
 	d.srv = d.GRPCServer()
-	errc := make(chan error, 1)
-	go func() { errc <- d.srv.Serve(l) }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() {
+		err := d.srv.Serve(l)
+		if err != nil {
+			err = fmt.Errorf("serve %s: %w", endpoint, err)
+		}
+		errc <- err
+	}()
 	klog.InfoS("CSI driver serving", "name", d.opts.Name, "version", d.opts.Version, "mode", d.opts.Mode,
 		"endpoint", endpoint, "nodeID", d.opts.NodeID, "stateDir", d.store.Dir(), "mediaRoots", d.opts.MediaRoots)
+	if d.opts.KubeletRegistration && d.opts.Mode.node() {
+		go func() { errc <- d.ServeRegistration(ctx, d.opts.KubeletDir, d.opts.KubeletEndpoint) }()
+	}
+	if d.opts.HealthAddress != "" {
+		go func() { errc <- ServeHTTP(ctx, d.opts.HealthAddress, d.HealthHandler()) }()
+	}
 	select {
 	case <-ctx.Done():
 		d.srv.GracefulStop()
-		<-errc
 		return nil
 	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", endpoint, err)
+		// One part stopped on its own: stop the rest and report it.
+		cancel()
+		d.srv.Stop()
+		if err == nil {
+			err = errors.New("a server stopped unexpectedly")
+		}
+		return err
 	}
 }
 

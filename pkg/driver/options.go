@@ -46,6 +46,15 @@ type Options struct {
 	// Source reaches the cluster; nil means there is none (every ConfigMap
 	// or Secret volume fails with FailedPrecondition).
 	Source Source
+
+	// KubeletRegistration makes Run (node and all modes) register the
+	// plugin with the kubelet through KubeletDir/plugins_registry, telling it
+	// to dial KubeletEndpoint (default KubeletDir/plugins/<name>/csi.sock).
+	KubeletRegistration bool
+	KubeletDir          string
+	KubeletEndpoint     string
+	// HealthAddress, when set, is where Run serves /healthz.
+	HealthAddress string
 }
 
 func (o *Options) validate() error {
@@ -63,6 +72,12 @@ func (o *Options) validate() error {
 	}
 	if o.Mode.node() && o.NodeID == "" {
 		return fmt.Errorf("no node ID (required in %s mode)", o.Mode)
+	}
+	if o.KubeletDir == "" {
+		o.KubeletDir = "/var/lib/kubelet"
+	}
+	if o.KubeletEndpoint == "" {
+		o.KubeletEndpoint = DefaultKubeletEndpoint(o.KubeletDir, o.Name)
 	}
 	roots := make([]string, 0, len(o.MediaRoots))
 	for _, r := range o.MediaRoots {

@@ -6,7 +6,9 @@ package sanity
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,9 +101,11 @@ func TestSanityImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
+	health := freeAddress(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	proc := exec.CommandContext(ctx, bin, "driver", "--endpoint", "unix://"+sock, "--node-id", "sanity-node",
-		"--mode", "all", "--state-dir", stateDir, "--media-root", media, "--v", "3")
+		"--mode", "all", "--state-dir", stateDir, "--media-root", media, "--v", "3",
+		"--kubelet-registration=false", "--health-address", health)
 	proc.Env = append(os.Environ(), "KUBERNETES_SERVICE_HOST=") // never reach a cluster
 	proc.Stdout, proc.Stderr = logFile, logFile
 	proc.Cancel = func() error { return proc.Process.Signal(os.Interrupt) }
@@ -118,6 +122,7 @@ func TestSanityImage(t *testing.T) {
 		}
 	}()
 	waitForSocket(t, sock, proc)
+	checkHealth(t, health)
 
 	cfg := sanity.NewTestConfig()
 	cfg.Address = "unix://" + sock
@@ -157,6 +162,37 @@ func assertClean(t *testing.T, work, stateDir string) {
 	for _, e := range ents {
 		t.Errorf("node state left behind: %s", e.Name())
 	}
+}
+
+// freeAddress returns a loopback address with a port free right now.
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// checkHealth expects /healthz to answer 200 "ok" (the driver is ready).
+func checkHealth(t *testing.T, addr string) {
+	t.Helper()
+	var last error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			last = err
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+			t.Fatalf("/healthz: %d %q", resp.StatusCode, body)
+		}
+		return
+	}
+	t.Fatalf("/healthz never answered: %v", last)
 }
 
 func tail(s string, lines int) string {
