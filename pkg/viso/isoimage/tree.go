@@ -577,6 +577,12 @@ func (t *Tree) unlink(id ID) {
 	if n.flags&flagJoliet != 0 {
 		delete(t.jolIdx, dirKey{n.jparen, foldKey(t.jname(id))})
 	}
+	if n.kind == kindCatalog {
+		// The catalog itself cannot be removed; losing its names (a removed
+		// parent directory) only makes it hidden again.
+		n.flags = 0
+		return
+	}
 	n.flags = flagRemoved
 	t.srcs[id] = nil
 	if n.kind == kindDir {

@@ -183,6 +183,14 @@ func TestTreeErrors(t *testing.T) {
 	if _, err := tr.Remove(Joliet, "/BOOT.CAT"); !errors.Is(err, ErrAccessDenied) {
 		t.Errorf("remove catalog: %v", err)
 	}
+	tr2 := New(Config{Epoch: testEpoch})
+	must(t, tr2.NameBootCatalog(Names{Primary: "/sub/cat/boot.cat"}))
+	if n, err := tr2.Remove(Primary, "/sub"); n != 1 || err != nil {
+		t.Errorf("remove dir holding the catalog: %d %v", n, err)
+	}
+	if cat := tr2.nodes[tr2.catalog]; cat.flags != 0 {
+		t.Errorf("catalog flags %#x after its directory was removed: want hidden, alive", cat.flags)
+	}
 	if _, err := tr.Finalize(); !errors.Is(err, ErrNoDefaultEntry) {
 		t.Errorf("catalog without default entry: %v", err)
 	}
