@@ -10,6 +10,26 @@
 // in memory; directory sectors are rendered on demand from per-directory
 // sector indexes; file data is read straight from each object's Source.
 //
+// Operations (what the executor calls, in argument order):
+//
+//   - levels and switches: SetISOLevel (affects names added afterwards and the
+//     4 GiB check), SetRockRidgeLevel, SetJolietLevel (global, last value
+//     wins), SetNewDirMode, SetPad, SetSystemArea / ReadSystemArea;
+//   - content: AddFile, AddDir (new directory), MergeDir (top-level reuse of an
+//     existing directory), AddSymlink and AddSpecial (imports; primary/Rock
+//     Ridge only). Names carries one destination path per namespace, "" for
+//     none; Names.ISOName carries an imported ISO 9660 identifier;
+//   - Lookup (case-insensitive on spec names, per namespace), Remove (whole
+//     object, all namespaces, subtree), Chmod / Chown / Chgrp;
+//   - SetVolumeString per namespace (primary: raw bytes; Joliet: UTF-16BE);
+//   - SetBootCatalog (validation entry, default entry, sections) and
+//     NameBootCatalog (a visible catalog file);
+//   - Finalize, once. The image shares the tree's object table; drop the tree
+//     afterwards to release its lookup maps.
+//
+// Errors are sentinels (ErrAlreadyExists, ErrNotADirectory, ...) wrapped in
+// *NameError / *PathError or fmt.Errorf context; test them with errors.Is.
+//
 // Determinism: no byte depends on the wall clock, host paths or host file
 // times. The only time the package invents is Config.Epoch (volume descriptor
 // dates, the default volume id, implicit directories, the root and the boot
