@@ -117,7 +117,7 @@ func (e *env) start(d *Driver) {
 		srv.Stop()
 		// Never leave a test's mounts behind, even when it failed midway.
 		for _, m := range mountsUnder(e.dir) {
-			_ = e.d.unmountTargetKeep(m)
+			_ = unmountAll(m)
 		}
 	})
 }

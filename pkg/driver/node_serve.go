@@ -10,7 +10,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"k8s.io/klog/v2"
-	"k8s.io/mount-utils"
 
 	"github.com/csi-viso/csi-viso/pkg/backend"
 	"github.com/csi-viso/csi-viso/pkg/driver/serve"
@@ -20,8 +19,9 @@ import (
 
 // liveVolume is what this process holds for a served volume.
 type liveVolume struct {
-	img backend.Image
-	srv *serve.Server
+	img  backend.Image // nil on the kernel path
+	srv  *serve.Server // nil on the kernel path
+	size int64
 }
 
 // unmountTimeout bounds how long a busy FUSE mount is retried before it is
@@ -69,6 +69,9 @@ func (d *Driver) newNodeRecord(ctx context.Context, volumeID, kind, serveDir str
 			return nil, err
 		}
 		rec.Image = p
+		if fi, err := res.Stat(p); err == nil && kernelServable(fi) {
+			rec.Kernel = true
+		}
 		return rec, nil
 	}
 	ns := a.namespace()
@@ -102,6 +105,9 @@ func objectName(a Attributes) string {
 // attaching a loop device for block volumes. A mount left at ServeDir by a
 // dead server is removed first so that ours does not stack on it.
 func (d *Driver) serveVolume(ctx context.Context, rec *state.NodeVolume) (*liveVolume, error) {
+	if rec.Kernel {
+		return d.kernelServe(rec)
+	}
 	img, err := d.openVolumeImage(ctx, rec)
 	if err != nil {
 		return nil, err
@@ -119,7 +125,7 @@ func (d *Driver) serveVolume(ctx context.Context, rec *state.NodeVolume) (*liveV
 		_ = img.Close(false)
 		return nil, err
 	}
-	lv := &liveVolume{img: img, srv: srv}
+	lv := &liveVolume{img: img, srv: srv, size: img.Size()}
 	rec.Loop = ""
 	if rec.Block {
 		dev, err := serve.AttachLoop(srv.Path())
@@ -150,8 +156,14 @@ func (d *Driver) stopServing(rec *state.NodeVolume, lv *liveVolume) error {
 			errs = append(errs, err)
 		}
 	}
-	// Also catches a dead mount from an earlier process and loops we lost.
-	if err := serve.CleanupMountPoint(rec.ServeDir); err != nil {
+	if rec.Kernel {
+		// Only an ephemeral volume has mounts at ServeDir; a persistent
+		// one's staging path is left as the kubelet made it.
+		if rec.Kind == state.KindEphemeral {
+			errs = append(errs, unmountAll(rec.ServeDir))
+		}
+	} else if err := serve.CleanupMountPoint(rec.ServeDir); err != nil {
+		// Also catches a dead mount from an earlier process and loops we lost.
 		errs = append(errs, err)
 	}
 	if lv != nil && lv.img != nil {
@@ -172,26 +184,11 @@ func (d *Driver) forget(rec *state.NodeVolume) error {
 }
 
 // unmountTarget removes every mount at target (bind mounts, dead FUSE
-// mounts answering ENOTCONN) and then target itself. A target that is gone
-// already is fine.
+// mounts answering ENOTCONN, the kernel path's tmpfs and file bind) and
+// then target itself. A target that is gone already is fine.
 func (d *Driver) unmountTarget(target string) error {
-	for i := 0; i < 16; i++ {
-		isMnt, err := d.mounter.IsMountPoint(target)
-		if err != nil {
-			if isNotExist(err) {
-				return nil
-			}
-			if !mount.IsCorruptedMnt(err) && !serve.IsCorruptedMount(err) {
-				return fmt.Errorf("check mount at %s: %w", target, err)
-			}
-			isMnt = true // a dead mount: unmount it
-		}
-		if !isMnt {
-			break
-		}
-		if err := d.mounter.Unmount(target); err != nil {
-			return fmt.Errorf("unmount %s: %w", target, err)
-		}
+	if err := unmountAll(target); err != nil {
+		return err
 	}
 	if err := os.Remove(target); err != nil && !isNotExist(err) {
 		return fmt.Errorf("remove %s: %w", target, err)
@@ -216,8 +213,17 @@ func (d *Driver) bindTarget(rec *state.NodeVolume, target string, block bool) er
 			return fmt.Errorf("create %s: %w", target, err)
 		}
 		_ = f.Close()
-	} else if err := os.MkdirAll(target, 0o750); err != nil {
-		return fmt.Errorf("create %s: %w", target, err)
+	} else {
+		if rec.Kernel {
+			if err := d.kernelServeDir(rec, target); err != nil {
+				_ = os.Remove(target)
+				return err
+			}
+			return nil
+		}
+		if err := os.MkdirAll(target, 0o750); err != nil {
+			return fmt.Errorf("create %s: %w", target, err)
+		}
 	}
 	if err := d.mounter.Mount(src, target, "", []string{"bind", "ro"}); err != nil {
 		_ = os.Remove(target)

@@ -44,7 +44,7 @@ func (s *nodeServer) NodeGetVolumeStats(_ context.Context, req *csi.NodeGetVolum
 	}
 	var size int64
 	if lv := s.d.getLive(id); lv != nil {
-		size = lv.img.Size()
+		size = lv.size
 	}
 	usage := []*csi.VolumeUsage{{Unit: csi.VolumeUsage_BYTES, Total: size, Used: size}}
 	if !rec.Targets[p].Block {

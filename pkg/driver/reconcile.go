@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 
 	"github.com/csi-viso/csi-viso/pkg/driver/state"
@@ -55,11 +54,14 @@ func (d *Driver) reconcileVolume(ctx context.Context, rec *state.NodeVolume) err
 	if d.getLive(rec.VolumeID) != nil {
 		return nil // served by this process already
 	}
+	if rec.Kernel {
+		return d.reconcileKernel(rec)
+	}
 	// Take down what is left, in the order the kernel needs: binds of the
 	// served folder (persistent targets), loops, then the FUSE mount.
 	if rec.Kind == state.KindPersistent {
 		for t := range rec.Targets {
-			if err := d.unmountTargetKeep(t); err != nil {
+			if err := unmountAll(t); err != nil {
 				return err
 			}
 		}
@@ -105,21 +107,20 @@ func (d *Driver) dropAfter(rec *state.NodeVolume, cause error) error {
 	return errors.Join(append(errs, cause)...)
 }
 
-// unmountTargetKeep unmounts everything at target but keeps the path, to
-// bind onto it again.
-func (d *Driver) unmountTargetKeep(target string) error {
-	for i := 0; i < 16; i++ {
-		err := unix.Unmount(target, 0)
-		switch {
-		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-			return nil // nothing (more) mounted there, or no such path
-		case errors.Is(err, unix.EBUSY):
-			if err := unix.Unmount(target, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-				return fmt.Errorf("unmount %s: %w", target, err)
-			}
-		case err != nil:
-			return fmt.Errorf("unmount %s: %w", target, err)
-		}
+// reconcileKernel keeps a kernel-path volume as it is: its mounts and loop
+// device do not depend on this process. Only the in-memory entry is
+// rebuilt; a volume whose ISO went away is torn down.
+func (d *Driver) reconcileKernel(rec *state.NodeVolume) error {
+	f, err := d.openImageFile(rec)
+	if err != nil {
+		return d.dropAfter(rec, err)
 	}
-	return fmt.Errorf("unmount %s: mounts keep reappearing", target)
+	fi, err := f.Stat()
+	f.Close()
+	if err != nil {
+		return d.dropAfter(rec, err)
+	}
+	d.setLive(rec.VolumeID, &liveVolume{size: fi.Size()})
+	klog.InfoS("Reconcile: kernel-served volume kept", "volumeID", rec.VolumeID, "image", rec.Image, "targets", len(rec.Targets))
+	return nil
 }

@@ -92,6 +92,9 @@ type NodeVolume struct {
 	Block       bool              `json:"block,omitempty"`
 	Loop        string            `json:"loop,omitempty"`
 	Targets     map[string]Target `json:"targets,omitempty"`
+	// Kernel: a world-readable plain ISO served without FUSE (bind mount of
+	// the file, or a loop device over it); it survives plugin restarts.
+	Kernel bool `json:"kernel,omitempty"`
 	// Unattended: the volume asked for the UnattendedInstall cleanup rule.
 	Unattended bool `json:"unattended,omitempty"`
 }
