@@ -3,6 +3,7 @@ package isoimage
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -278,6 +279,7 @@ func (t *Tree) child(ns Namespaces, dir ID, name string) (ID, bool) {
 	idx := t.primIdx
 	if ns == Joliet {
 		idx = t.jolIdx
+		name = strings.ToValidUTF8(name, "\uFFFD") // as attach stores it
 	}
 	id, ok := idx[dirKey{dir, foldKey(name)}]
 	return id, ok
@@ -356,6 +358,9 @@ func (t *Tree) attach(ns Namespaces, parent, id ID, name, isoName string) error 
 	n := &t.nodes[id]
 	d := t.dirOf(parent)
 	if ns == Joliet {
+		// Joliet stores UTF-16: invalid UTF-8 becomes U+FFFD, and the stored
+		// name must say so for sorting and lookups to match the image.
+		name = strings.ToValidUTF8(name, "\uFFFD")
 		if n.flags&flagPrimary != 0 && t.name(id) == name {
 			n.jnameRef = n.nameRef // share the bytes with the primary name
 		} else {
