@@ -85,14 +85,16 @@ func FromEnv(ctx context.Context, log io.Writer) (*Cluster, error) {
 	return Up(ctx, log)
 }
 
-// Up runs up.sh and attaches to the cluster it made; Close will tear it down.
+// Up runs up.sh and attaches to the cluster it made; Close will tear it down. When either
+// step fails, whatever up.sh had started is torn down before Up returns.
 func Up(ctx context.Context, log io.Writer) (*Cluster, error) {
-	if err := runScript(ctx, log, "up.sh"); err != nil {
-		return nil, err
+	err := runScript(ctx, log, "up.sh")
+	var c *Cluster
+	if err == nil {
+		c, err = Attach(ctx, filepath.Join(StateDir(), "kubeconfig"), log)
 	}
-	c, err := Attach(ctx, filepath.Join(StateDir(), "kubeconfig"), log)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, Down(context.WithoutCancel(ctx), log))
 	}
 	c.owned = true
 	return c, nil

@@ -43,17 +43,20 @@ pid_of() {
 	tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "$1" || return 1
 	echo "$p"
 }
-# stop NAME: SIGTERM, up to 20 s, then SIGKILL.
+# stop NAME...: SIGTERM to all of them at once, up to 20 s for them to exit, then SIGKILL.
 stop() {
-	local p i
-	p=$(pid_of "$1") || return 0
-	kill "$p" 2>/dev/null
-	for ((i = 0; i < 40; i++)); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.5
+	local n p i pids=() names=()
+	for n in "$@"; do
+		p=$(pid_of "$n") || continue
+		kill "$p" 2>/dev/null && pids+=("$p") && names+=("$n($p)")
 	done
-	kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
-	log "stopped $1 ($p)"
+	((${#pids[@]})) || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "${pids[@]}" 2>/dev/null || break # true while any is alive
+		sleep 0.2
+	done
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	log "stopped ${names[*]}"
 }
 # Our shims: started by our containerd, they carry its socket on their command line.
 our_shims() {
@@ -64,8 +67,7 @@ our_shims() {
 	done
 }
 
-stop kubelet
-stop kube-proxy
+stop kubelet kube-proxy
 if pid_of containerd >/dev/null; then
 	CTR=(ctr --address "$CONTAINERD_SOCK" -n k8s.io)
 	tasks=$("${CTR[@]}" tasks ls -q 2>/dev/null)
@@ -78,9 +80,10 @@ if pid_of containerd >/dev/null; then
 fi
 stop containerd
 for p in $(our_shims); do kill -9 "$p" 2>/dev/null && log "killed leftover shim $p"; done
-for n in kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$n"; done
+stop kube-scheduler kube-controller-manager kube-apiserver
+stop etcd
 # Anything else a caller recorded in the pids file (start from lib.sh), newest first.
-for n in $(awk 'NF == 2 {print $1}' "$STATE/pids" 2>/dev/null | tac); do stop "$n"; done
+stop $(awk 'NF == 2 {print $1}' "$STATE/pids" 2>/dev/null | tac)
 
 # ------------------------------------------------------------------ mounts and loop devices
 under_prefix() { # PATH: true if PATH is one of PREFIXES or below one
