@@ -1,10 +1,16 @@
 // Package sanity runs csi-sanity (kubernetes-csi/csi-test) against the real
-// csi-viso binary over a Unix socket, with volumes created from a plain ISO
-// under a --media-root (the image attribute: no cluster needed).
+// csi-viso binary over a Unix socket, and checks the mount subcommand.
+//
+// Ginkgo runs its suite once per process, so each sanity run (plain ISO in
+// filesystem mode, plain ISO in block mode, a VISO from a ConfigMap served by
+// a stand-in API server) is a child process: this test binary re-executed
+// with CSI_VISO_SANITY_CASE set, which TestMain recognises.
 package sanity
 
 import (
-	"context"
+	"bufio"
+	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,12 +18,27 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kubernetes-csi/csi-test/v5/pkg/sanity"
 )
+
+// Environment of a child run.
+const (
+	envCase = "CSI_VISO_SANITY_CASE"
+	envBin  = "CSI_VISO_SANITY_BIN"
+	envWork = "CSI_VISO_SANITY_WORK"
+)
+
+func TestMain(m *testing.M) {
+	if c := os.Getenv(envCase); c != "" {
+		flag.Parse() // ginkgo reads its flags (-ginkgo.v) from the command line
+		os.Exit(runChild(c, os.Getenv(envBin), os.Getenv(envWork)))
+	}
+	os.Exit(m.Run())
+}
 
 // repoRoot is two levels up from this package.
 func repoRoot(t *testing.T) string {
@@ -41,18 +62,22 @@ func buildBinary(t *testing.T, dir string) string {
 	return bin
 }
 
-// makeISO builds a small ISO with the binary's own build command.
+// sanityFiles are the VISO and side file used for the plain ISO (built with
+// `csi-viso build`) and served from the stand-in API's ConfigMap.
+var sanityFiles = map[string]string{
+	"small.viso": "--iprt-iso-maker-file-marker-bourne-sh 3f2504e0-4f89-41d3-9a0c-0305e82c3301\n--volume-id=SANITY\n--rock-ridge\n/hello.txt=hello.txt\n",
+	"hello.txt":  strings.Repeat("hello csi-sanity\n", 1000),
+}
+
+// makeISO builds a small ISO with the binary's own build command; the VISO
+// stays in dir/src.
 func makeISO(t *testing.T, bin, dir, out string) {
 	t.Helper()
 	src := filepath.Join(dir, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]string{
-		"small.viso": "--iprt-iso-maker-file-marker-bourne-sh 3f2504e0-4f89-41d3-9a0c-0305e82c3301\n--volume-id=SANITY\n--rock-ridge\n/hello.txt=hello.txt\n",
-		"hello.txt":  strings.Repeat("hello csi-sanity\n", 1000),
-	}
-	for n, c := range files {
+	for n, c := range sanityFiles {
 		if err := os.WriteFile(filepath.Join(src, n), []byte(c), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -62,83 +87,106 @@ func makeISO(t *testing.T, bin, dir, out string) {
 	}
 }
 
-func waitForSocket(t *testing.T, sock string, proc *exec.Cmd) {
-	t.Helper()
+// summaryRE picks ginkgo's totals, failures and the reason line under each
+// skipped spec ("  [SKIPPED] ListVolumes not supported"); the "[SKIPPED] in
+// [BeforeEach] - file:line" location lines are left out.
+var summaryRE = regexp.MustCompile(`Ran \d+ of \d+ Specs|\d+ Passed \| \d+ Failed \| \d+ Pending \| \d+ Skipped|\[SKIPPED\] [A-Z].*|\[FAIL\].*`)
+
+// TestSanity runs csi-sanity three times against the real binary.
+func TestSanity(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("csi-sanity against the real driver needs root (FUSE, loop devices and bind mounts)")
+	}
+	work := t.TempDir()
+	bin := buildBinary(t, work)
+	for _, c := range []string{"image", "image-block", "configmap"} {
+		t.Run(c, func(t *testing.T) {
+			dir := filepath.Join(work, c)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^$", "-ginkgo.v")
+			cmd.Env = append(os.Environ(), envCase+"="+c, envBin+"="+bin, envWork+"="+dir)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			plain := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(out.String(), "")
+			skips := map[string]int{}
+			sc := bufio.NewScanner(strings.NewReader(plain))
+			for sc.Scan() {
+				m := summaryRE.FindString(sc.Text())
+				switch {
+				case strings.HasPrefix(m, "[SKIPPED] "):
+					skips[strings.TrimPrefix(m, "[SKIPPED] ")]++
+				case m != "":
+					t.Log(m)
+				}
+			}
+			reasons := make([]string, 0, len(skips))
+			for r := range skips {
+				reasons = append(reasons, r)
+			}
+			sort.Strings(reasons)
+			for _, r := range reasons {
+				t.Logf("skipped %d: %s", skips[r], r)
+			}
+			if err != nil {
+				t.Fatalf("sanity run %s failed: %v\n%s", c, err, tail(plain, 300))
+			}
+			if !strings.Contains(plain, "0 Failed") {
+				t.Fatalf("no sanity summary in the output:\n%s", tail(plain, 100))
+			}
+		})
+	}
+	// After every run nothing may be left: no mount, no loop device.
+	assertNoMounts(t, work)
+}
+
+func waitForSocket(sock string, proc *exec.Cmd) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		if proc.ProcessState != nil {
-			t.Fatalf("driver exited early: %v", proc.ProcessState)
+			return fmt.Errorf("driver exited early: %v", proc.ProcessState)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("driver socket %s did not come up", sock)
+	return fmt.Errorf("driver socket %s did not come up", sock)
 }
 
-func TestSanityImage(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("csi-sanity against the real driver needs root (FUSE and bind mounts)")
-	}
-	work := t.TempDir()
-	bin := buildBinary(t, work)
-	media := filepath.Join(work, "media")
-	if err := os.MkdirAll(media, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	makeISO(t, bin, work, filepath.Join(media, "small.iso"))
-
-	params := filepath.Join(work, "params.yaml")
-	if err := os.WriteFile(params, []byte("image: small.iso\nfileName: disk.img\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(work, "csi.sock")
-	stateDir := filepath.Join(work, "state")
-	logFile, err := os.Create(filepath.Join(work, "driver.log"))
+// freeAddress returns a loopback address with a port free right now.
+func freeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	defer logFile.Close()
-	health := freeAddress(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	proc := exec.CommandContext(ctx, bin, "driver", "--endpoint", "unix://"+sock, "--node-id", "sanity-node",
-		"--mode", "all", "--state-dir", stateDir, "--media-root", media, "--v", "3",
-		"--kubelet-registration=false", "--health-address", health)
-	proc.Env = append(os.Environ(), "KUBERNETES_SERVICE_HOST=") // never reach a cluster
-	proc.Stdout, proc.Stderr = logFile, logFile
-	proc.Cancel = func() error { return proc.Process.Signal(os.Interrupt) }
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		_ = proc.Wait()
-		if t.Failed() {
-			if b, err := os.ReadFile(logFile.Name()); err == nil {
-				t.Logf("driver log:\n%s", tail(string(b), 200))
-			}
-		}
-	}()
-	waitForSocket(t, sock, proc)
-	checkHealth(t, health)
-
-	cfg := sanity.NewTestConfig()
-	cfg.Address = "unix://" + sock
-	cfg.TargetPath = filepath.Join(work, "target")
-	cfg.StagingPath = filepath.Join(work, "staging")
-	cfg.TestVolumeParametersFile = params
-	cfg.TestVolumeSize = 1 << 20
-	cfg.IdempotentCount = 2
-	sanity.Test(t, cfg)
-
-	// After the whole suite nothing may be left: no mount, no loop device,
-	// no node state.
-	assertClean(t, work, stateDir)
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
-func assertClean(t *testing.T, work, stateDir string) {
+// checkHealth expects /healthz to answer 200 "ok" (the driver is ready).
+func checkHealth(addr string) error {
+	var last error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			last = err
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+			return fmt.Errorf("/healthz: %d %q", resp.StatusCode, body)
+		}
+		return nil
+	}
+	return fmt.Errorf("/healthz never answered: %v", last)
+}
+
+func assertNoMounts(t *testing.T, work string) {
 	t.Helper()
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -155,44 +203,6 @@ func assertClean(t *testing.T, work, stateDir string) {
 			t.Errorf("loop device left behind: %s -> %s", f, b)
 		}
 	}
-	ents, err := os.ReadDir(filepath.Join(stateDir, "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		t.Errorf("node state left behind: %s", e.Name())
-	}
-}
-
-// freeAddress returns a loopback address with a port free right now.
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// checkHealth expects /healthz to answer 200 "ok" (the driver is ready).
-func checkHealth(t *testing.T, addr string) {
-	t.Helper()
-	var last error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err != nil {
-			last = err
-			continue
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
-			t.Fatalf("/healthz: %d %q", resp.StatusCode, body)
-		}
-		return
-	}
-	t.Fatalf("/healthz never answered: %v", last)
 }
 
 func tail(s string, lines int) string {
@@ -200,5 +210,5 @@ func tail(s string, lines int) string {
 	if len(l) > lines {
 		l = l[len(l)-lines:]
 	}
-	return fmt.Sprint(strings.Join(l, "\n"))
+	return strings.Join(l, "\n")
 }
