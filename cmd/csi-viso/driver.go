@@ -18,7 +18,7 @@ import (
 	"github.com/csi-viso/csi-viso/pkg/driver/source"
 )
 
-const driverUsage = "driver --endpoint unix:///csi/csi.sock --node-id N --mode node|controller|all --state-dir DIR [--media-root DIR]... [--kubeconfig F] [--kubelet-dir /var/lib/kubelet] [--kubelet-registration=true] [--health-address :9808]"
+const driverUsage = "driver --endpoint unix:///csi/csi.sock --node-id N --mode node|controller|all --state-dir DIR [--media-root DIR]... [--kubeconfig F] [--kubelet-dir /var/lib/kubelet] [--kubelet-registration=true] [--health-address :9808] [--metrics-address :9090]"
 
 // runDriver runs the CSI plugin until SIGINT or SIGTERM. Published volumes
 // are left mounted on exit: the next start reconciles them.
@@ -34,6 +34,7 @@ func runDriver(args []string, stdout, stderr io.Writer) error {
 	registration := fs.Bool("kubelet-registration", true, "register with the kubelet (node and all modes); false when no kubelet runs")
 	registrationPath := fs.String("kubelet-registration-path", "", "CSI socket path the kubelet dials (default KUBELET_DIR/plugins/NAME/csi.sock)")
 	healthAddress := fs.String("health-address", "", "serve /healthz (the CSI Probe) on this address, e.g. :9808 (default off)")
+	metricsAddress := fs.String("metrics-address", "", "serve Prometheus /metrics on this address, e.g. :9090 (default off)")
 	var roots multiFlag
 	fs.Var(&roots, "media-root", "folder plain ISOs and absolute VISO sources may come from (repeatable)")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
@@ -73,6 +74,7 @@ func runDriver(args []string, stdout, stderr io.Writer) error {
 		KubeletDir:          *kubeletDir,
 		KubeletEndpoint:     *registrationPath,
 		HealthAddress:       *healthAddress,
+		MetricsAddress:      *metricsAddress,
 	})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,7 @@ type Driver struct {
 
 	reconciled atomic.Bool
 	srv        *grpc.Server
+	metrics    *metrics
 }
 
 // New checks opts and opens the state directory. In node mode call
@@ -56,6 +58,7 @@ func New(opts Options) (*Driver, error) {
 		mounter: mount.New(""),
 		live:    map[string]*liveVolume{},
 	}
+	d.metrics = newMetrics(d)
 	if !opts.Mode.node() {
 		d.reconciled.Store(true)
 	}
@@ -67,7 +70,7 @@ func (d *Driver) Store() *state.Store { return d.store }
 
 // GRPCServer builds the gRPC server with the services of the driver's mode.
 func (d *Driver) GRPCServer() *grpc.Server {
-	srv := grpc.NewServer(grpc.UnaryInterceptor(logInterceptor))
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(logInterceptor, d.metrics.observe))
 	csi.RegisterIdentityServer(srv, &identityServer{d: d})
 	if d.opts.Mode.controller() {
 		csi.RegisterControllerServer(srv, &controllerServer{d: d})
@@ -97,7 +100,7 @@ func (d *Driver) Run(ctx context.Context, endpoint string) error {
 	d.srv = d.GRPCServer()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() {
 		err := d.srv.Serve(l)
 		if err != nil {
@@ -112,6 +115,11 @@ func (d *Driver) Run(ctx context.Context, endpoint string) error {
 	}
 	if d.opts.HealthAddress != "" {
 		go func() { errc <- ServeHTTP(ctx, d.opts.HealthAddress, d.HealthHandler()) }()
+	}
+	if d.opts.MetricsAddress != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", d.MetricsHandler())
+		go func() { errc <- ServeHTTP(ctx, d.opts.MetricsAddress, mux) }()
 	}
 	select {
 	case <-ctx.Done():

@@ -166,6 +166,7 @@ func (d *Driver) stopServing(rec *state.NodeVolume, lv *liveVolume) error {
 		// Also catches a dead mount from an earlier process and loops we lost.
 		errs = append(errs, err)
 	}
+	d.metrics.served(lv)
 	if lv != nil && lv.img != nil {
 		if err := lv.img.Close(false); err != nil {
 			klog.InfoS("Closing image failed", "volumeID", rec.VolumeID, "err", err)

@@ -55,6 +55,8 @@ type Options struct {
 	KubeletEndpoint     string
 	// HealthAddress, when set, is where Run serves /healthz.
 	HealthAddress string
+	// MetricsAddress, when set, is where Run serves Prometheus /metrics.
+	MetricsAddress string
 }
 
 func (o *Options) validate() error {
