@@ -255,7 +255,7 @@ func install(root *os.Root, base, tmp string, markerJSON []byte) error {
 // replace puts the folder tmp at base where something already is, and removes
 // the old thing. A symlink at base is moved and unlinked, never followed.
 func replace(root *os.Root, base, tmp string) error {
-	err := exchange(root, tmp, base)
+	err := exchangeNames(root, tmp, base)
 	old := tmp // after an exchange, the old copy sits under the temporary name
 	if err != nil {
 		if !exchangeUnsupported(err) {
@@ -279,6 +279,9 @@ func replace(root *os.Root, base, tmp string) error {
 	}
 	return nil
 }
+
+// exchangeNames is exchange; tests replace it to take the fallback path.
+var exchangeNames = exchange
 
 // syncDir fsyncs the folder root is open on, making renames and creations in
 // it durable.

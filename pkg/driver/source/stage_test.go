@@ -400,3 +400,45 @@ func TestRefString(t *testing.T) {
 		t.Errorf("malformed Ref prints %q, want both names", s)
 	}
 }
+
+func TestStageReplaceWithoutExchange(t *testing.T) {
+	c := newClient(t, configMap("win", "7", map[string]string{"install.viso": visoText(), "a": "1"}, nil))
+	s := &Source{Client: c}
+	ref := Ref{Namespace: testNS, ConfigMap: "win"}
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "v")
+	if _, err := s.Stage(t.Context(), ref, dir); err != nil {
+		t.Fatal(err)
+	}
+	bumpConfigMap(t, c, "win", func(cm *corev1.ConfigMap) { cm.Data["a"] = "2" })
+
+	old := exchangeNames
+	t.Cleanup(func() { exchangeNames = old })
+	// A filesystem without RENAME_EXCHANGE: the two-rename fallback.
+	exchangeNames = func(*os.Root, string, string) error {
+		return &os.LinkError{Op: "renameat2 exchange", Err: syscall.EINVAL}
+	}
+	if _, err := s.Stage(t.Context(), ref, dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := readStaged(t, dir); got["a"] != "2" {
+		t.Errorf("fallback replacement staged %q", got)
+	}
+	checkParent(t, parent, "v")
+
+	// Any other failure is an error, and the old copy and no leftover remain.
+	bumpConfigMap(t, c, "win", func(cm *corev1.ConfigMap) { cm.Data["a"] = "3" })
+	exchangeNames = func(*os.Root, string, string) error {
+		return &os.LinkError{Op: "renameat2 exchange", Err: syscall.EIO}
+	}
+	_, err := s.Stage(t.Context(), ref, dir)
+	if err == nil || !strings.Contains(err.Error(), "configmap vms/win") || !strings.Contains(err.Error(), `"install.viso"`) {
+		t.Fatalf("Stage with a failing exchange: %v", err)
+	}
+	if got := readStaged(t, dir); got["a"] != "2" {
+		t.Errorf("after a failed replacement the folder holds %q, want the previous copy", got)
+	}
+	if got := listDir(t, parent); !slices.Equal(got, []string{"v"}) {
+		t.Errorf("parent holds %q, want only the folder (marker removed, no leftovers)", got)
+	}
+}
