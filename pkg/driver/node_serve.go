@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"k8s.io/klog/v2"
 
@@ -226,9 +227,28 @@ func (d *Driver) bindTarget(rec *state.NodeVolume, target string, block bool) er
 			return fmt.Errorf("create %s: %w", target, err)
 		}
 	}
-	if err := d.mounter.Mount(src, target, "", []string{"bind", "ro"}); err != nil {
+	if err := bindReadOnly(src, target, block); err != nil {
 		_ = os.Remove(target)
+		return err
+	}
+	return nil
+}
+
+// bindReadOnly bind-mounts src onto target and makes the bind read-only,
+// nosuid (and nodev, except for a device node, which must stay usable).
+// It calls mount(2) itself rather than mount-utils' Mount, which runs the
+// mount(8) binary: the driver's image holds nothing but the driver.
+func bindReadOnly(src, target string, device bool) error {
+	if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind %s to %s: %w", src, target, err)
+	}
+	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID)
+	if !device {
+		flags |= unix.MS_NODEV
+	}
+	if err := unix.Mount("", target, "", flags, ""); err != nil {
+		_ = unix.Unmount(target, unix.MNT_DETACH)
+		return fmt.Errorf("make bind %s read-only: %w", target, err)
 	}
 	return nil
 }
