@@ -64,9 +64,11 @@ else
 fi
 
 # ------------------------------------------------------------------ images
-# The packer and pause live in the csi-viso module; their stamp is their source plus go.sum.
+# The packer and pause live in the csi-viso module; their stamp is their source, the
+# go-containerregistry version (not all of go.sum, which other packages change) and busybox.
 LDFLAGS="-s -w"
-want=$(stamp "$REPO/go.sum" "$REPO"/test/e2e/images/*.go "$REPO"/test/e2e/images/pause/*.go /bin/busybox)
+grep "^github.com/google/go-containerregistry " "$REPO/go.sum" >"$CACHE/.ggcr-version" || true
+want=$(stamp "$CACHE/.ggcr-version" "$REPO"/test/e2e/images/*.go "$REPO"/test/e2e/images/pause/*.go /bin/busybox)
 if [[ $(cat "$IMAGES/.stamp" 2>/dev/null) == "$want" && -f $IMAGES/pause.tar && -f $IMAGES/busybox.tar ]]; then
 	log "images: cached"
 else

@@ -43,6 +43,15 @@ pid_of() {
 	tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "$1" || return 1
 	echo "$p"
 }
+# running PID...: true while any PID runs. A zombie counts as stopped: our daemons are
+# orphans whose reaper (PID 1 here) takes a second or two to collect them.
+running() {
+	local p
+	for p in "$@"; do
+		[[ $(awk '/^State:/ {print $2}' "/proc/$p/status" 2>/dev/null) =~ ^[^Z]$ ]] && return 0
+	done
+	return 1
+}
 # stop NAME...: SIGTERM to all of them at once, up to 20 s for them to exit, then SIGKILL.
 stop() {
 	local n p i pids=() names=()
@@ -51,9 +60,9 @@ stop() {
 		kill "$p" 2>/dev/null && pids+=("$p") && names+=("$n($p)")
 	done
 	((${#pids[@]})) || return 0
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "${pids[@]}" 2>/dev/null || break # true while any is alive
-		sleep 0.2
+	for ((i = 0; i < 200; i++)); do
+		running "${pids[@]}" || break
+		sleep 0.1
 	done
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	log "stopped ${names[*]}"
@@ -72,9 +81,13 @@ if pid_of containerd >/dev/null; then
 	CTR=(ctr --address "$CONTAINERD_SOCK" -n k8s.io)
 	tasks=$("${CTR[@]}" tasks ls -q 2>/dev/null)
 	for t in $tasks; do "${CTR[@]}" tasks kill -s SIGKILL "$t" >/dev/null 2>&1; done
-	for t in $tasks; do
-		for ((i = 0; i < 20; i++)); do "${CTR[@]}" tasks delete "$t" >/dev/null 2>&1 && break; sleep 0.5; done
+	# containerd's CRI plugin deletes a task itself once its exit is seen; delete by hand
+	# only what is still listed after a few seconds.
+	for ((i = 0; i < 25; i++)); do
+		[[ -z $("${CTR[@]}" tasks ls -q 2>/dev/null) ]] && break
+		sleep 0.2
 	done
+	for t in $("${CTR[@]}" tasks ls -q 2>/dev/null); do "${CTR[@]}" tasks delete -f "$t" >/dev/null 2>&1; done
 	for c in $("${CTR[@]}" containers ls -q 2>/dev/null); do "${CTR[@]}" containers delete "$c" >/dev/null 2>&1; done
 	[[ -n $tasks ]] && log "killed $(wc -w <<<"$tasks") container tasks"
 fi

@@ -44,13 +44,13 @@ start() {
 	echo "$n $!" >>"$STATE/pids"
 }
 
-# retry SECONDS CMD...: run CMD once a second until it succeeds or SECONDS pass.
+# retry SECONDS CMD...: run CMD every quarter second until it succeeds or SECONDS pass.
 retry() {
-	local n=$1 i
+	local n=$(($1 * 4)) i
 	shift
 	for ((i = 0; i < n; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
-		sleep 1
+		sleep 0.25
 	done
 	return 1
 }
