@@ -15,8 +15,20 @@
 //     NodePublishVolume bind-mounts the result read-only into the target. An
 //     ephemeral inline volume is staged and served straight at its target in
 //     NodePublishVolume.
+//   - A world-readable plain ISO (the image attribute) takes the kernel path
+//     instead of FUSE: a read-only bind of the file itself in a tiny tmpfs, or
+//     a loop device over it (kernel.go). Such volumes outlive the plugin.
 //   - Every volume operation holds a per-volume lock; a concurrent call on the
 //     same volume is answered Aborted, as the CSI spec suggests.
+//   - Errors carry their gRPC code (errors.go); messages keep the text of the
+//     layer below verbatim (object, key, VISO line and argument), because the
+//     kubelet shows them in the pod's events.
 //   - Node state lives in the state directory (package state) and is
-//     reconciled at start: staged volumes are served again, leftovers removed.
+//     reconciled at start: staged volumes are served again and rebound,
+//     leftovers removed.
+//   - Built-in sidecar duties: kubelet plugin registration, /healthz backed by
+//     Probe, Prometheus /metrics (sidecars.go, metrics.go).
+//
+// Every access mode is accepted and every publish is read-only: KubeVirt live
+// migration needs ReadWriteMany claims to be accepted.
 package driver

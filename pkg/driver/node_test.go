@@ -10,6 +10,7 @@ import (
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -316,6 +317,40 @@ func TestNoCluster(t *testing.T) {
 	}
 	assertSame(t, "plain image", mustRead(t, filepath.Join(target, "disk.img")), mustRead(t, filepath.Join(e.media, "plain.iso")))
 	if _, err := e.node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: "img", TargetPath: target}); err != nil {
+		t.Fatal(err)
+	}
+	e.assertClean()
+}
+
+// TestSecretSourceAndFileName: a Secret works like a ConfigMap, fileName
+// renames the served file, and the staged copy is private (0400 files).
+func TestSecretSourceAndFileName(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "answers", Namespace: testNS}, Data: map[string][]byte{}}
+	for k, v := range testKeys() {
+		sec.Data[k] = []byte(v)
+	}
+	if _, err := e.client.CoreV1().Secrets(testNS).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(e.dir, "pods", "s", "mount")
+	if _, err := e.node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: "sec", TargetPath: target, VolumeCapability: fsCap(),
+		VolumeContext: ephemeralCtx(map[string]string{AttrSecret: "answers", AttrKey: "seed.viso", AttrFileName: "answers.iso"})}); err != nil {
+		t.Fatal(err)
+	}
+	assertSame(t, "answers.iso", mustRead(t, filepath.Join(target, "answers.iso")), buildExpected(t, testKeys(), "seed.viso"))
+	if ents, _ := os.ReadDir(target); len(ents) != 1 {
+		t.Errorf("published folder holds %d entries, want exactly the one file", len(ents))
+	}
+	fi, err := os.Stat(filepath.Join(e.d.store.SourceDir("sec"), "user-data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o400 {
+		t.Errorf("staged answer file mode %v, want 0400", fi.Mode().Perm())
+	}
+	if _, err := e.node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: "sec", TargetPath: target}); err != nil {
 		t.Fatal(err)
 	}
 	e.assertClean()
