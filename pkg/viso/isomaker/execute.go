@@ -381,7 +381,9 @@ func (x *executor) addTree(op *Operation, dest isoimage.Names, src string, depth
 		if dest.Joliet != "" {
 			names.Joliet = path.Join(dest.Joliet, name)
 		}
-		fi, err := x.opts.Resolver.Lstat(child)
+		// The resolver reads directories through os.Root, whose entries already carry
+		// an lstatat made relative to the directory handle: no second path walk.
+		fi, err := e.Info()
 		if err != nil {
 			return x.fail(op, fmt.Errorf("source %q: %w", child, err))
 		}
