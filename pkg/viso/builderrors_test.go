@@ -42,14 +42,14 @@ func TestImageLayerErrors(t *testing.T) {
 	longJoliet := strings.Repeat("j", 111)
 
 	tests := []struct {
-		name    string
-		body    string // line 2 onwards
-		files   map[string]string
-		setup   func(t *testing.T, dir string)
-		line    int    // 0: not tied to a line (layout error)
-		arg     string // expected argument text ("" to skip)
-		want    error
-		msgHas  string
+		name   string
+		body   string // line 2 onwards
+		files  map[string]string
+		setup  func(t *testing.T, dir string)
+		line   int    // 0: not tied to a line (layout error)
+		arg    string // expected argument text ("" to skip)
+		want   error
+		msgHas string
 	}{
 		{name: "relative source missing", body: "/a=nope.txt\n", line: 2, arg: "/a=nope.txt", want: confine.ErrNotFound, msgHas: "nope.txt"},
 		{name: "absolute source outside the roots", body: "/a=" + filepath.Join(outside, "secret") + "\n", line: 2, want: confine.ErrOutsideRoot},
