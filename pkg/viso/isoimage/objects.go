@@ -6,6 +6,9 @@ package isoimage
 // AddFile adds a regular file of the given size whose bytes come from src.
 // what names the source in error messages.
 func (t *Tree) AddFile(names Names, src Source, size int64, a Attrs, what string) (ID, error) {
+	if err := t.checkMutable(); err != nil { // before touching the shared time table
+		return 0, err
+	}
 	if size < 0 {
 		return 0, &NameError{Path: names.Primary + names.Joliet, Source: what, Err: ErrInvalidParameter}
 	}
@@ -16,6 +19,9 @@ func (t *Tree) AddFile(names Names, src Source, size int64, a Attrs, what string
 // AddSymlink adds a symbolic link (only imported ISOs produce these). Symlinks
 // live in the primary/Rock Ridge tree only; a Joliet name is ignored.
 func (t *Tree) AddSymlink(names Names, target string, a Attrs, what string) (ID, error) {
+	if err := t.checkMutable(); err != nil { // before touching the shared time table
+		return 0, err
+	}
 	names.Joliet = ""
 	n := node{kind: kindSymlink, mode: a.Mode & 0o7777, uid: a.UID, gid: a.GID,
 		tix: t.timeIndex(a.Times), aux: uint32(len(t.links))}
@@ -49,6 +55,9 @@ type special struct {
 // Ridge tree may hold; PN carries the device numbers). Like symlinks these
 // exist in the primary/Rock Ridge tree only; a Joliet name is ignored.
 func (t *Tree) AddSpecial(names Names, typ SpecialType, major, minor uint32, a Attrs, what string) (ID, error) {
+	if err := t.checkMutable(); err != nil { // before touching the shared time table
+		return 0, err
+	}
 	if typ > Socket {
 		return 0, &NameError{Path: names.Primary, Source: what, Err: ErrInvalidParameter}
 	}
@@ -66,6 +75,9 @@ func (t *Tree) AddSpecial(names Names, typ SpecialType, major, minor uint32, a A
 // AddDir adds a new directory; an existing name (any kind) is ErrAlreadyExists.
 // This is what recursive adds use for subdirectories.
 func (t *Tree) AddDir(names Names, a Attrs, what string) (ID, error) {
+	if err := t.checkMutable(); err != nil { // before touching the shared time table
+		return 0, err
+	}
 	return t.add(names, node{kind: kindDir, mode: a.Mode & 0o7777, uid: a.UID, gid: a.GID,
 		tix: t.timeIndex(a.Times)}, nil, what)
 }
