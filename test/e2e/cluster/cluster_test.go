@@ -6,11 +6,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -86,6 +89,8 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 	}
 
+	checkBidirectionalMount(ctx, t, c)
+
 	// kubectl and helm built by up.sh work against the cluster.
 	if out, err := c.Run(ctx, c.Kubectl, "get", "--raw", "/readyz"); err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Errorf("kubectl get --raw /readyz: %q, %v", out, err)
@@ -112,6 +117,46 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Errorf("left after teardown: %q", left)
+	}
+}
+
+// checkBidirectionalMount proves what a CSI node plugin pod needs from the cluster: a
+// privileged pod sees /dev/fuse and /dev/loop-control, and a mount it makes under the
+// kubelet folder (mountPropagation: Bidirectional) appears on the host.
+func checkBidirectionalMount(ctx context.Context, t *testing.T, c *Cluster) {
+	t.Helper()
+	target := kubeletDir + "/e2e-propagation"
+	pod := c.BusyboxPod("default", "e2e-propagation", "test -c /dev/fuse && echo fuse-ok; test -c /dev/loop-control && echo loop-ok; "+
+		"mkdir -p "+target+" && mount -t tmpfs -o size=1m e2e-propagation "+target+" && echo mounted")
+	pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: new(true)}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{
+		Name: "kubelet-dir", MountPath: kubeletDir, MountPropagation: new(corev1.MountPropagationBidirectional),
+	}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "kubelet-dir", VolumeSource: corev1.VolumeSource{
+		HostPath: &corev1.HostPathVolumeSource{Path: kubeletDir, Type: new(corev1.HostPathDirectory)},
+	}}}
+	defer func() {
+		// The mount outlives the pod on the host; remove it so only the test saw it.
+		if err := unix.Unmount(target, 0); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			t.Errorf("unmount %s: %v", target, err)
+		}
+		os.Remove(target)
+	}()
+	logs, err := c.RunPod(ctx, pod)
+	if err != nil {
+		t.Fatalf("privileged pod: %v", err)
+	}
+	for _, want := range []string{"fuse-ok", "loop-ok", "mounted"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("privileged pod logs lack %q:\n%s", want, logs)
+		}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(mountPoints(mi), target) {
+		t.Errorf("the pod's mount at %s did not propagate to the host", target)
 	}
 }
 
