@@ -39,7 +39,7 @@ if [[ ${E2E_SKIP_PKGS:-0} != 1 ]]; then
 fi
 
 # ------------------------------------------------------------------ earlier cluster
-if [[ -s $STATE/pids ]]; then
+if [[ -f $STATE/pids ]]; then
 	log "an earlier cluster's state is in $STATE: tearing it down first"
 	"$HERE/down.sh"
 fi
