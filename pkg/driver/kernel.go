@@ -92,8 +92,8 @@ func (d *Driver) kernelServe(rec *state.NodeVolume) (*liveVolume, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	fi, err := f.Stat()
-	f.Close()
 	if err != nil {
 		return nil, withCode(codes.Internal, err)
 	}
@@ -101,7 +101,8 @@ func (d *Driver) kernelServe(rec *state.NodeVolume) (*liveVolume, error) {
 	rec.Loop = ""
 	switch {
 	case rec.Block:
-		dev, err := serve.AttachLoop(rec.Image)
+		// Through the descriptor the resolver checked, not the path.
+		dev, err := serve.AttachLoop(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
 		if err != nil {
 			return nil, err
 		}
