@@ -46,7 +46,7 @@ func testKeys() map[string]string {
 
 // env is one driver served in-process over a Unix socket.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	media  string
 	d      *Driver
@@ -63,7 +63,7 @@ func withoutCluster() envOpt { return func(o *Options) { o.Source = nil } }
 
 // newEnv starts a driver in mode all with a fake cluster holding the
 // ConfigMap "seed" in testNS and a media root holding plain.iso.
-func newEnv(t *testing.T, opts ...envOpt) *env {
+func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("these tests need root: they mount FUSE filesystems and loop devices")
@@ -127,7 +127,7 @@ func configMap(name string, keys map[string]string) *corev1.ConfigMap {
 }
 
 // writeISO builds a small ISO with the VISO backend (what `csi-viso build` does).
-func writeISO(t *testing.T, out string) {
+func writeISO(t testing.TB, out string) {
 	t.Helper()
 	want := buildExpected(t, map[string]string{
 		"p.viso":   "--iprt-iso-maker-file-marker-bourne-sh 9f2504e0-4f89-41d3-9a0c-0305e82c3301\n--volume-id=PLAIN\n/data.bin=data.bin\n",
@@ -140,7 +140,7 @@ func writeISO(t *testing.T, out string) {
 
 // buildExpected synthesises the image of VISO key visoKey among files, the
 // way `csi-viso build` does, for byte-for-byte comparisons.
-func buildExpected(t *testing.T, files map[string]string, visoKey string) []byte {
+func buildExpected(t testing.TB, files map[string]string, visoKey string) []byte {
 	t.Helper()
 	dir := t.TempDir()
 	for n, c := range files {
@@ -160,7 +160,7 @@ func buildExpected(t *testing.T, files map[string]string, visoKey string) []byte
 	return buf
 }
 
-func mustRead(t *testing.T, path string) []byte {
+func mustRead(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -169,14 +169,14 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
-func assertSame(t *testing.T, what string, got, want []byte) {
+func assertSame(t testing.TB, what string, got, want []byte) {
 	t.Helper()
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s: %d bytes read, differ from the %d expected bytes", what, len(got), len(want))
 	}
 }
 
-func wantCode(t *testing.T, err error, code codes.Code, contains ...string) {
+func wantCode(t testing.TB, err error, code codes.Code, contains ...string) {
 	t.Helper()
 	s, _ := status.FromError(err)
 	if err == nil || s.Code() != code {
