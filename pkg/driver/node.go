@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"k8s.io/klog/v2"
 
+	"github.com/csi-viso/csi-viso/pkg/driver/source"
 	"github.com/csi-viso/csi-viso/pkg/driver/state"
 )
 
@@ -354,11 +355,16 @@ func (s *nodeServer) unpublishEphemeral(ctx context.Context, rec *state.NodeVolu
 	}
 	if rec.Unattended && rec.Source != nil {
 		removed, deleted, err := s.d.opts.Source.RemoveUnattended(ctx, refOf(rec))
-		if err != nil {
+		switch {
+		case errors.Is(err, source.ErrObjectNotFound):
+			// Deleted by its owner already: nothing left to clean.
+			klog.InfoS("Unattended cleanup: source object already gone", "volumeID", rec.VolumeID, "object", refOf(rec))
+		case err != nil:
 			// Keep the record so the kubelet's retry tries again.
 			return fmt.Errorf("volume %q: unattended cleanup: %w", rec.VolumeID, err)
+		default:
+			klog.InfoS("Unattended cleanup of the source object", "volumeID", rec.VolumeID, "object", refOf(rec), "removedKeys", removed, "objectDeleted", deleted)
 		}
-		klog.InfoS("Unattended cleanup of the source object", "volumeID", rec.VolumeID, "object", refOf(rec), "removedKeys", removed, "objectDeleted", deleted)
 	}
 	if err := s.d.forget(rec); err != nil {
 		return err

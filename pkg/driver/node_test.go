@@ -175,6 +175,23 @@ func TestEphemeralUnattendedCleanup(t *testing.T) {
 	if fmt.Sprint(sorted(left)) != "[Unattended-decoy.txt meta-data user-data]" {
 		t.Errorf("keys left after unattended cleanup: %v", sorted(left))
 	}
+
+	// The object deleted by its owner while published: unpublish still
+	// completes (nothing is left to clean in the cluster).
+	if _, err := e.client.CoreV1().ConfigMaps(testNS).Create(ctx, configMap("gone", testKeys()), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	req.VolumeId, req.VolumeContext[AttrConfigMap] = "csi-ephemeral-2", "gone"
+	if _, err := e.node.NodePublishVolume(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.client.CoreV1().ConfigMaps(testNS).Delete(ctx, "gone", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: "csi-ephemeral-2", TargetPath: target}); err != nil {
+		t.Fatalf("unpublish after the ConfigMap was deleted: %v", err)
+	}
+	e.assertClean()
 }
 
 func sorted(s []string) []string {
