@@ -62,6 +62,10 @@ func TestPersistentVolumeFilesystemAndBlock(t *testing.T) {
 					t.Fatalf("NodePublishVolume #%d: %v", i+1, err)
 				}
 			}
+			h, err := e.node.NodeGetVolumeHealth(ctx, &csi.NodeGetVolumeHealthRequest{VolumeId: vol.VolumeId})
+			if err != nil || h.GetVolumeHealth().GetVolumeId() != vol.VolumeId || len(h.GetVolumeHealth().GetHealthStatuses()) != 0 {
+				t.Errorf("health of a served volume: %v %v, want no adverse status", h, err)
+			}
 			if n := len(mountsUnder(target)) + countMount(target); n != 1 {
 				t.Errorf("%d mounts at the target after publishing twice, want 1", n)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -122,6 +123,64 @@ func TestReconcileAfterCrash(t *testing.T) {
 	}
 	if _, err := e.node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: "eph", TargetPath: ephTarget}); err != nil {
 		t.Fatal(err)
+	}
+	e.assertClean()
+}
+
+// TestUnpublishDeadMounts: after the FUSE servers died (no restart), every
+// unpublish and unstage still succeeds and cleans up: dead binds, loop
+// devices over a dead file and dead FUSE mounts all go.
+func TestUnpublishDeadMounts(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	type pub struct {
+		id, staging, target string
+	}
+	var pubs []pub
+	for _, c := range []struct {
+		name string
+		cap  *csi.VolumeCapability
+	}{{"fs", fsCap()}, {"block", blockCap()}} {
+		vol := e.createPVC("dead-"+c.name, map[string]string{AttrConfigMap: "seed"}, c.cap)
+		p := pub{id: vol.VolumeId, staging: filepath.Join(e.dir, "k", c.name, "globalmount"), target: filepath.Join(e.dir, "k", c.name, "pod", "mount")}
+		if _, err := e.node.NodeStageVolume(ctx, &csi.NodeStageVolumeRequest{VolumeId: p.id, StagingTargetPath: p.staging, VolumeCapability: c.cap, VolumeContext: vol.VolumeContext}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: p.id, StagingTargetPath: p.staging, TargetPath: p.target, VolumeCapability: c.cap, VolumeContext: vol.VolumeContext}); err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, p)
+	}
+	eph := filepath.Join(e.dir, "pods", "dead", "mount")
+	if _, err := e.node.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: "dead-eph", TargetPath: eph, VolumeCapability: fsCap(),
+		VolumeContext: ephemeralCtx(map[string]string{AttrConfigMap: "seed"})}); err != nil {
+		t.Fatal(err)
+	}
+	abortServers(t, e.d)
+	if _, err := os.Open(filepath.Join(pubs[0].target, "disk.img")); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("open through a dead mount: %v, want ENOTCONN", err)
+	}
+	// Health reports the dead mounts as inaccessible.
+	for _, p := range append(pubs, pub{id: "dead-eph", target: eph}) {
+		h, err := e.node.NodeGetVolumeHealth(ctx, &csi.NodeGetVolumeHealthRequest{VolumeId: p.id})
+		if err != nil {
+			t.Fatalf("health of a dead mount: %v", err)
+		}
+		st := h.GetVolumeHealth().GetHealthStatuses()
+		if len(st) != 1 || st[0].GetStatus() != csi.VolumeHealthErrorType_INACCESSIBLE || st[0].GetReason() != "ServerGone" || !strings.Contains(st[0].GetMessage(), "does not answer") {
+			t.Errorf("%s: health %v, want INACCESSIBLE ServerGone", p.target, st)
+		}
+	}
+	for _, p := range pubs {
+		if _, err := e.node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: p.id, TargetPath: p.target}); err != nil {
+			t.Fatalf("unpublish of a dead mount: %v", err)
+		}
+		if _, err := e.node.NodeUnstageVolume(ctx, &csi.NodeUnstageVolumeRequest{VolumeId: p.id, StagingTargetPath: p.staging}); err != nil {
+			t.Fatalf("unstage of a dead mount: %v", err)
+		}
+	}
+	if _, err := e.node.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: "dead-eph", TargetPath: eph}); err != nil {
+		t.Fatalf("unpublish of a dead inline volume: %v", err)
 	}
 	e.assertClean()
 }
