@@ -59,10 +59,11 @@ func (a *arena) get(r strRef) string {
 
 // store is the object table shared by Tree and Image.
 type store struct {
-	nodes []node
-	srcs  []Source     // by ID; nil for everything but files
-	times [][4]isoTime // deduplicated birth/modify/access/change times; [0] is the epoch
-	str   *arena
+	nodes   []node
+	srcs    []Source     // by ID; nil for everything but files
+	parents [][2]ID      // by ID: parent in the primary and in the Joliet namespace
+	times   [][4]isoTime // deduplicated birth/modify/access/change times; [0] is the epoch
+	str     *arena
 }
 
 func (s *store) name(id ID) string  { return s.str.get(s.nodes[id].nameRef) }
@@ -82,11 +83,11 @@ func (s *store) path(id ID) string {
 	var parts []string
 	switch {
 	case n.flags&flagPrimary != 0:
-		for cur := id; cur != RootID; cur = s.nodes[cur].pparen {
+		for cur := id; cur != RootID; cur = s.parents[cur][0] {
 			parts = append(parts, s.name(cur))
 		}
 	case n.flags&flagJoliet != 0:
-		for cur := id; cur != RootID; cur = s.nodes[cur].jparen {
+		for cur := id; cur != RootID; cur = s.parents[cur][1] {
 			parts = append(parts, s.jname(cur))
 		}
 	default:

@@ -30,7 +30,8 @@ func (t *Tree) Finalize() (*Image, error) {
 	}
 	im := &Image{
 		// Shared with the tree: a finalised tree no longer changes.
-		store:    store{nodes: slices.Clip(t.nodes), srcs: slices.Clip(t.srcs), times: slices.Clip(t.times), str: t.str},
+		store: store{nodes: slices.Clip(t.nodes), srcs: slices.Clip(t.srcs), parents: slices.Clip(t.parents),
+			times: slices.Clip(t.times), str: t.str},
 		links:    t.links,
 		specials: t.specials,
 		rrLevel:  t.rrLevel,
@@ -210,7 +211,7 @@ func (t *Tree) liveKids(dir ID, joliet bool) []ID {
 		if n.flags&flag == 0 {
 			continue
 		}
-		if (joliet && n.jparen != dir) || (!joliet && n.pparen != dir) {
+		if (joliet && t.parents[c][1] != dir) || (!joliet && t.parents[c][0] != dir) {
 			continue
 		}
 		out = append(out, c)
@@ -334,7 +335,7 @@ func (im *Image) allocSpill(s ID, k recKind, spill *[]byte) error {
 
 func (im *Image) jolietPath(id ID) string {
 	var parts []string
-	for cur := id; cur != RootID; cur = im.nodes[cur].jparen {
+	for cur := id; cur != RootID; cur = im.parents[cur][1] {
 		parts = append(parts, im.jname(cur))
 	}
 	slices.Reverse(parts)

@@ -81,6 +81,7 @@ func (t *Tree) newNode(n node, src Source) ID {
 	}
 	t.nodes = append(t.nodes, n)
 	t.srcs = append(t.srcs, src)
+	t.parents = append(t.parents, [2]ID{})
 	return id
 }
 
@@ -101,7 +102,7 @@ func (t *Tree) attach(ns Namespaces, parent, id ID, name, isoName string) error 
 		} else {
 			n.jnameRef = t.str.add(name)
 		}
-		n.jparen = parent
+		t.parents[id][1] = parent
 		n.flags |= flagJoliet
 		t.jolIdx[dirKey{parent, foldKey(name)}] = id
 		d.jol = append(d.jol, id)
@@ -129,7 +130,8 @@ func (t *Tree) attach(ns Namespaces, parent, id ID, name, isoName string) error 
 	} else {
 		n.nameRef = t.str.add(name)
 	}
-	n.isoRef, n.pparen = t.str.add(iso), parent
+	n.isoRef = t.str.add(iso)
+	t.parents[id][0] = parent
 	n.flags |= flagPrimary
 	t.primIdx[dirKey{parent, foldKey(name)}] = id
 	t.isoIdx[dirKey{parent, iso}] = id

@@ -138,11 +138,11 @@ func (t *Tree) MergeDir(names Names, a Attrs, what string) (id ID, created bool,
 func (t *Tree) unlink(id ID) {
 	n := &t.nodes[id]
 	if n.flags&flagPrimary != 0 {
-		delete(t.primIdx, dirKey{n.pparen, foldKey(t.name(id))})
-		delete(t.isoIdx, dirKey{n.pparen, t.iso(id)})
+		delete(t.primIdx, dirKey{t.parents[id][0], foldKey(t.name(id))})
+		delete(t.isoIdx, dirKey{t.parents[id][0], t.iso(id)})
 	}
 	if n.flags&flagJoliet != 0 {
-		delete(t.jolIdx, dirKey{n.jparen, foldKey(t.jname(id))})
+		delete(t.jolIdx, dirKey{t.parents[id][1], foldKey(t.jname(id))})
 	}
 	if n.kind == kindCatalog {
 		// The catalog itself cannot be removed; losing its names (a removed

@@ -94,8 +94,6 @@ type node struct {
 	mode     uint32
 	uid      uint32
 	gid      uint32
-	pparen   ID     // parent in the primary namespace
-	jparen   ID     // parent in the Joliet namespace
 	lba      uint32 // data LBA (files) after finalisation
 	aux      uint32 // directories: index into Tree.dirs; symlinks: index into Tree.links
 	kind     kind
@@ -168,6 +166,7 @@ func New(cfg Config) *Tree {
 	t.timeIndex(Times{}) // index 0: the epoch, used by the root and implicit objects
 	t.nodes = append(t.nodes, node{kind: kindDir, mode: 0o555, flags: flagPrimary | flagJoliet})
 	t.srcs = append(t.srcs, nil)
+	t.parents = append(t.parents, [2]ID{})
 	return t
 }
 

@@ -140,7 +140,7 @@ func TestTreeErrors(t *testing.T) {
 		t.Fatal(err, created)
 	}
 	must(t, add("/DOCS/x.txt"))
-	if id, ok := tr.Lookup(AllNamespaces, "/docs/X.TXT"); !ok || tr.nodes[id].pparen != d {
+	if id, ok := tr.Lookup(AllNamespaces, "/docs/X.TXT"); !ok || tr.parents[id][0] != d {
 		t.Error("case-insensitive lookup failed")
 	}
 	d2, created, err := tr.MergeDir(nm("/docs", "/docs"), Attrs{}, "dir2")
