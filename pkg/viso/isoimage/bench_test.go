@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // buildWide builds files files in dirs directories with short names.
@@ -65,6 +66,14 @@ func TestMemoryPerFile(t *testing.T) {
 	t.Logf("retained heap: image %.0f B/file, tree+image %.0f B/file", img, both)
 	if img > 300 {
 		t.Errorf("image retains %.0f bytes per file, budget 300", img)
+	}
+}
+
+// TestNodeSize guards the hot object record at one cache line: directory
+// sector rendering is bound by loading these.
+func TestNodeSize(t *testing.T) {
+	if n := unsafe.Sizeof(node{}); n > 64 {
+		t.Errorf("node is %d bytes, keep it at 64 or less", n)
 	}
 }
 
