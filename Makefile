@@ -65,3 +65,36 @@ e2e-up:
 
 e2e-down:
 	test/e2e/cluster/down.sh
+
+## images: the csi-viso and external-provisioner images as OCI image tarballs in bin/images,
+## without Docker: static binaries (CGO_ENABLED=0) packed by test/e2e/images. Import them
+## with test/e2e/cluster/load-image.sh or `ctr -n k8s.io images import`.
+## chart-lint: helm lint of charts/csi-viso (defaults and the e2e values).
+## chart-test: render tests of the chart and the plain manifests (test/chart).
+.PHONY: images chart-lint chart-test
+VERSION           ?= $(shell awk -F'"' '/^appVersion:/ {print $$2}' charts/csi-viso/Chart.yaml)
+IMAGE_REPO        ?= csi-viso.local/csi-viso
+PROVISIONER_REPO  ?= csi-viso.local/csi-provisioner
+PROVISIONER_VER   := $(shell awk '$$1 == "require" && $$2 ~ /external-provisioner/ {print $$3}' test/e2e/provisioner/go.mod)
+CSI_VISO_CACHE    ?= $(HOME)/.cache/csi-viso
+HELM_VER          := $(shell awk '$$1 == "require" && $$2 == "helm.sh/helm/v3" {print $$3}' test/e2e/cluster/helmbuild/go.mod)
+HELM              ?= $(CSI_VISO_CACHE)/helm-$(HELM_VER)/bin/helm
+
+images:
+	@mkdir -p bin/images
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/images/csi-viso ./cmd/csi-viso
+	$(GO) run ./test/e2e/images -o bin/images/csi-viso.tar -name $(IMAGE_REPO):$(VERSION) -bin bin/images/csi-viso
+	PROVISIONER_IMAGE=$(PROVISIONER_REPO):$(PROVISIONER_VER) test/e2e/provisioner/build.sh bin/images/csi-provisioner.tar
+
+# helm from its Go module, where test/e2e/cluster/build.sh caches it (same flags).
+$(HELM):
+	cd test/e2e/cluster/helmbuild && CGO_ENABLED=0 $(GO) build -trimpath \
+	  -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VER) -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+	  -o $(HELM) helm.sh/helm/v3/cmd/helm
+
+chart-lint: $(HELM)
+	$(HELM) lint --strict charts/csi-viso
+	$(HELM) lint --strict charts/csi-viso --values test/e2e/values-e2e.yaml
+
+chart-test: $(HELM)
+	HELM=$(HELM) $(GO) test -count=1 ./test/chart/

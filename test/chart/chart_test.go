@@ -273,7 +273,7 @@ func TestUpstreamSidecars(t *testing.T) {
 	}
 }
 
-// writeMode reports whether a verb changes objects.
+// writeVerb reports whether a verb changes objects.
 func writeVerb(v string) bool { return v != "get" && v != "list" && v != "watch" }
 
 func TestRBAC(t *testing.T) {
@@ -537,4 +537,3 @@ func TestE2EValues(t *testing.T) {
 		}
 	}
 }
-
