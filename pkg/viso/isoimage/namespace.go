@@ -45,6 +45,9 @@ func (t *Tree) walk(ns Namespaces, parts []string) (ID, bool) {
 			return 0, false
 		}
 		next, ok := t.child(ns, cur, p)
+		if !ok && ns == Primary {
+			next, ok = t.isoChild(cur, p) // an imported entry by its ISO 9660 identifier (spec §5.4)
+		}
 		if !ok {
 			return 0, false
 		}
