@@ -2,6 +2,7 @@ package driver
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 )
 
@@ -86,6 +87,12 @@ func (o *Options) validate() error {
 		abs, err := filepath.Abs(r)
 		if err != nil {
 			return fmt.Errorf("media root %q: %w", r, err)
+		}
+		// Fail at start, not at the first publish, on a mistyped root.
+		if fi, err := os.Stat(abs); err != nil {
+			return fmt.Errorf("media root: %w", err)
+		} else if !fi.IsDir() {
+			return fmt.Errorf("media root %s: not a directory", abs)
 		}
 		roots = append(roots, abs)
 	}
