@@ -160,4 +160,3 @@ func mountinfo(t *testing.T) string {
 	}
 	return string(b)
 }
-
