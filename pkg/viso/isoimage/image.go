@@ -26,6 +26,10 @@ type Image struct {
 	volumeID string
 	boot     []BootEntryInfo
 	porder   []uint32 // primary directories, breadth-first (dirInfo indexes)
+	// In-place layout (inplace.go): the base ISO that regBase regions read
+	// from at the same offsets, and the boot info tables laid over it.
+	base        *Base
+	basePatches []bootPatch
 }
 
 // BootEntryInfo describes one El Torito entry of the image.
@@ -54,6 +58,7 @@ const (
 	regPrimaryDir
 	regJolietDir
 	regData
+	regBase // kept files of a base ISO: the same bytes at the same offsets
 )
 
 type region struct {
@@ -132,6 +137,8 @@ func (im *Image) ReadAt(p []byte, off int64) (int, error) {
 			im.readDir(r, dst, pos)
 		case regData:
 			err = im.readData(dst, pos)
+		case regBase:
+			err = im.readBase(dst, pos)
 		}
 		if err != nil {
 			return done, err

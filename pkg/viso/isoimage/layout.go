@@ -70,7 +70,9 @@ func (t *Tree) Finalize() (*Image, error) {
 			return nil, err
 		}
 	}
-	// Sector allocation (spec §4.1).
+	// Sector allocation (spec §4.1). The volume descriptors always start at
+	// 16; the rest follows them (ISO maker layout) or, over a base ISO, fills
+	// the sectors its kept files leave free (inplace.go).
 	cur := int64(pvdLBA + 1)
 	var brLBA, svdLBA int64
 	if t.catalog != 0 {
@@ -81,22 +83,36 @@ func (t *Tree) Finalize() (*Image, error) {
 	}
 	termLBA := cur
 	cur++
+	var (
+		al  sectorAlloc
+		seq *seqAlloc
+		ip  *inplace
+		hy  *hybrid
+	)
+	if t.base != nil {
+		ip = t.newInplace(im, refs, cur)
+		al = ip
+		hy = parseHybrid(t.sysArea)
+	} else {
+		seq = &seqAlloc{cur: cur}
+		al = seq
+	}
 	placeDirs := func(tl *treeLayout, dirs []dirLayout) {
 		for _, d := range tl.order {
-			dirs[d].lba = uint32(cur)
-			cur += sectorsFor(int64(dirs[d].size))
+			dirs[d].lba = uint32(al.alloc(sectorsFor(int64(dirs[d].size))))
 		}
-		tl.lLBA = uint32(cur)
-		cur += sectorsFor(int64(tl.ptSize))
-		tl.mLBA = uint32(cur)
-		cur += sectorsFor(int64(tl.ptSize))
+		tl.lLBA = uint32(al.alloc(sectorsFor(int64(tl.ptSize))))
+		tl.mLBA = uint32(al.alloc(sectorsFor(int64(tl.ptSize))))
 	}
 	placeDirs(&prim, im.pdir)
 	if jolietOn {
 		placeDirs(&jol, im.jdir)
 	}
-	// File data in object order (spec §4.8).
-	dataStart := cur
+	// File data in object order (spec §4.8); kept files stay where they are.
+	var dataStart int64
+	if seq != nil {
+		dataStart = seq.cur
+	}
 	placed := make([]bool, len(im.nodes))
 	place := func(id ID) {
 		if placed[id] {
@@ -104,10 +120,13 @@ func (t *Tree) Finalize() (*Image, error) {
 		}
 		placed[id] = true
 		n := &im.nodes[id]
-		n.lba = uint32(cur)
+		if ip != nil && ip.pin[id] != 0 {
+			n.lba = ip.pin[id]
+			return
+		}
+		n.lba = uint32(al.alloc(sectorsFor(n.size)))
 		if n.size > 0 {
 			im.order = append(im.order, id)
-			cur += sectorsFor(n.size)
 		}
 	}
 	if t.catalog != 0 {
@@ -123,11 +142,19 @@ func (t *Tree) Finalize() (*Image, error) {
 			place(ID(id))
 		}
 	}
-	dataEnd := cur
-	im.spillLBA = uint32(cur)
-	cur += sectorsFor(int64(len(spillBuf)))
-	if t.pad {
-		cur += padSectors
+	var dataEnd int64
+	if seq != nil {
+		dataEnd = seq.cur
+		im.spillLBA = uint32(seq.cur)
+		cur = seq.cur + sectorsFor(int64(len(spillBuf)))
+		if t.pad {
+			cur += padSectors
+		}
+	} else {
+		if len(spillBuf) > 0 {
+			im.spillLBA = uint32(ip.alloc(sectorsFor(int64(len(spillBuf)))))
+		}
+		cur = ip.size(t.pad, hy)
 	}
 	if cur > 0xFFFFFFFF {
 		return nil, fmt.Errorf("%d sectors: %w", cur, ErrImageTooLarge)
@@ -135,6 +162,9 @@ func (t *Tree) Finalize() (*Image, error) {
 	im.size = cur * sectorSize
 	// The spill area was generated before its LBA was known; CE entries add
 	// spillLBA at render time, so the content itself is final.
+	if ip != nil {
+		ip.pinSources(im, refs)
+	}
 	if t.catalog != 0 {
 		catalog := renderCatalog(t.boot, refs, func(id ID) uint32 { return im.nodes[id].lba })
 		im.srcs[t.catalog] = memSource(catalog)
@@ -155,7 +185,16 @@ func (t *Tree) Finalize() (*Image, error) {
 			pathTableLen: tl.ptSize, lTable: tl.lLBA, mTable: tl.mLBA, root: root})
 	}
 	if t.sysArea != nil {
-		im.addMem(0, t.sysArea)
+		sys := t.sysArea
+		if hy != nil {
+			var backup []byte
+			var at int64
+			sys, backup, at = hy.fixup(t.base.Size, im.size)
+			if len(backup) > 0 {
+				im.regions = append(im.regions, region{start: at, end: at + int64(len(backup)), kind: regMem, mem: backup})
+			}
+		}
+		im.addMem(0, sys)
 	}
 	pvd := vd(false, &prim)
 	im.volumeID = strings.TrimRight(string(pvd[40:72]), " ")
@@ -179,11 +218,17 @@ func (t *Tree) Finalize() (*Image, error) {
 		im.addMem(int64(jol.lLBA), jol.lTable)
 		im.addMem(int64(jol.mLBA), jol.mTable)
 	}
-	if dataEnd > dataStart {
+	if ip == nil && dataEnd > dataStart {
 		im.regions = append(im.regions, region{start: dataStart * sectorSize, end: dataEnd * sectorSize, kind: regData})
 	}
 	if len(spillBuf) > 0 {
 		im.addMem(int64(im.spillLBA), spillBuf)
+	}
+	if ip != nil {
+		// Regions so far were appended in allocation order; this sorts them.
+		if err := ip.regions(im); err != nil {
+			return nil, err
+		}
 	}
 	t.finalized = true
 	return im, nil

@@ -141,7 +141,8 @@ type Tree struct {
 	sysArea    []byte
 	vol        [2]volStrings
 	boot       *BootCatalog
-	catalog    ID // 0 = none (the root can never be the catalog)
+	catalog    ID    // 0 = none (the root can never be the catalog)
+	base       *Base // in-place layout hook (inplace.go): nil lays everything out sequentially
 	finalized  bool
 }
 
