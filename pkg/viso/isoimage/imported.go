@@ -99,3 +99,7 @@ func (t *Tree) isoChild(dir ID, name string) (ID, bool) {
 	}
 	return 0, false
 }
+
+// CatalogID returns the boot catalog object once SetBootCatalog or
+// NameBootCatalog created it.
+func (t *Tree) CatalogID() (ID, bool) { return t.catalog, t.catalog != 0 }

@@ -64,11 +64,18 @@ type BuildOptions struct {
 type Built struct {
 	*isoimage.Image
 	files *hostfile.Pool
+	isos  []io.Closer // imported and pushed ISOs, read on demand
 }
 
 // Close releases the host files the image holds open. The Resolver is the
 // caller's to close.
-func (b *Built) Close() error { return b.files.Close() }
+func (b *Built) Close() error {
+	err := b.files.Close()
+	for _, c := range b.isos {
+		err = errors.Join(err, c.Close())
+	}
+	return err
+}
 
 // Build executes plan against a fresh namespace tree and lays out the image.
 // Every error is an *argv.Error naming the VISO (or response file), the line
@@ -96,9 +103,12 @@ func Build(plan *Plan, opts BuildOptions) (*Built, error) {
 	img, err := x.run(plan)
 	if err != nil {
 		pool.Close()
+		for _, c := range x.closers {
+			c.Close()
+		}
 		return nil, err
 	}
-	return &Built{Image: img, files: pool}, nil
+	return &Built{Image: img, files: pool, isos: x.closers}, nil
 }
 
 func defaultPositions() []NamePosition {
@@ -119,6 +129,11 @@ type executor struct {
 
 	addedBoot  map[int]isoimage.ID // boot entry number -> image added by --eltorito-add-image
 	bootByPath map[int]*Operation  // boot entry number -> its -b operation
+
+	stack    []*openedISO     // --push-iso* not yet popped; the top is the source of file specs
+	closers  []io.Closer      // host files of imported and pushed ISOs, closed with the image
+	haveBase bool             // the first host-file import (the in-place base) was done
+	imported *importedCatalog // El Torito entries of the last import that had a catalog
 }
 
 func (x *executor) fail(op *Operation, err error) error { return op.Error(x.opts.File, err) }
@@ -130,7 +145,7 @@ func (x *executor) run(plan *Plan) (*isoimage.Image, error) {
 			return nil, err
 		}
 	}
-	if plan.ElTorito != nil {
+	if plan.ElTorito != nil || x.imported != nil {
 		if err := x.bootCatalog(plan); err != nil {
 			return nil, err
 		}
@@ -187,11 +202,12 @@ func (x *executor) apply(op *Operation) error {
 		return err
 	case OpRemove, OpMustRemove:
 		return x.remove(op)
-	case OpImportISO, OpPushISO:
-		return x.fail(op, fmt.Errorf("%s: %w (planned: remastering support)", op.Kind, ErrNotImplemented))
+	case OpImportISO:
+		return x.importISO(op)
+	case OpPushISO:
+		return x.pushISO(op)
 	case OpPop:
-		// The parser guarantees a matching push, which already failed above.
-		return x.fail(op, fmt.Errorf("--pop: %w", ErrNotImplemented))
+		return x.pop(op)
 	case OpChmod:
 		mode, add := uint32(0), false
 		if op.Mode != nil {
@@ -291,10 +307,17 @@ func (x *executor) fileAttrs(fi fs.FileInfo) isoimage.Attrs {
 	if fi.Mode()&fs.ModeSticky != 0 {
 		perm |= 0o1000
 	}
-	a := isoimage.Attrs{Times: x.times()}
+	uid, gid := ownerOf(fi)
+	return x.fileAttrsFrom(perm, uid, gid, x.times())
+}
+
+// fileAttrsFrom applies the attribute style and forced file mode to a
+// source's permission bits (07777) and owner (host files and ISO entries).
+func (x *executor) fileAttrsFrom(perm, uid, gid uint32, ts isoimage.Times) isoimage.Attrs {
+	a := isoimage.Attrs{Times: ts}
 	if x.style == StyleStrict {
 		a.Mode = perm
-		a.UID, a.GID = ownerOf(fi)
+		a.UID, a.GID = uid, gid
 	} else {
 		a.Mode = perm&^0o222 | 0o444
 		if perm&0o111 != 0 {
@@ -309,15 +332,22 @@ func (x *executor) fileAttrs(fi fs.FileInfo) isoimage.Attrs {
 
 func (x *executor) dirAttrs(fi fs.FileInfo) isoimage.Attrs {
 	perm := uint32(fi.Mode().Perm())
-	a := isoimage.Attrs{Times: x.times()}
+	if fi.Mode()&fs.ModeSticky != 0 {
+		perm |= 0o1000
+	}
+	uid, gid := ownerOf(fi)
+	return x.dirAttrsFrom(perm, uid, gid, x.times())
+}
+
+// dirAttrsFrom is fileAttrsFrom for directories: rational style clears the
+// write, setuid, setgid and sticky bits and adds 0555.
+func (x *executor) dirAttrsFrom(perm, uid, gid uint32, ts isoimage.Times) isoimage.Attrs {
+	a := isoimage.Attrs{Times: ts}
 	if x.style == StyleStrict {
 		a.Mode = perm
-		if fi.Mode()&fs.ModeSticky != 0 {
-			a.Mode |= 0o1000
-		}
-		a.UID, a.GID = ownerOf(fi)
+		a.UID, a.GID = uid, gid
 	} else {
-		a.Mode = perm&^0o222 | 0o555
+		a.Mode = perm&0o777&^0o222 | 0o555
 	}
 	if x.dirMode != nil {
 		a.Mode = uint32(*x.dirMode) & 0o7777
@@ -335,6 +365,9 @@ func (x *executor) add(op *Operation) (isoimage.ID, error) {
 	names := x.names(op.Names)
 	if names.Primary == "" && names.Joliet == "" {
 		return 0, nil // every position empty or disabled: nothing to enter
+	}
+	if top := x.topISO(); top != nil {
+		return x.addFromISO(op, names, top)
 	}
 	fi, err := x.opts.Resolver.Stat(op.Source)
 	if err != nil {
@@ -498,7 +531,17 @@ var mediaTypes = map[MediaType]isoimage.Emulation{
 // added again is booted in its new form.
 func (x *executor) bootCatalog(plan *Plan) error {
 	cat := plan.ElTorito
-	out := isoimage.BootCatalog{Platform: cat.Platform}
+	var out isoimage.BootCatalog
+	if x.imported != nil {
+		imp, err := x.importedBootCatalog()
+		if err != nil {
+			return err
+		}
+		out = imp
+	}
+	if cat == nil {
+		return x.setBootCatalog(out)
+	}
 	conv := func(e BootEntry) (isoimage.BootEntry, error) {
 		op := &plan.Operations[e.ImageOp]
 		var id isoimage.ID
@@ -521,12 +564,18 @@ func (x *executor) bootCatalog(plan *Plan) error {
 			BootInfoTable: e.BootInfoTable,
 		}, nil
 	}
+	// The command line's own catalog replaces the validation and default
+	// entries of an imported one (spec §5.3); its sections follow the
+	// imported sections. A catalog merely requested (-c, a platform id) keeps
+	// the imported entries.
 	if cat.Default != nil {
 		d, err := conv(*cat.Default)
 		if err != nil {
 			return err
 		}
-		out.Default = &d
+		out.Platform, out.ID, out.Default = cat.Platform, [24]byte{}, &d
+	} else if x.imported == nil {
+		out.Platform = cat.Platform
 	}
 	for _, s := range cat.Sections {
 		sec := isoimage.BootSection{Platform: s.Platform}
@@ -539,7 +588,11 @@ func (x *executor) bootCatalog(plan *Plan) error {
 		}
 		out.Sections = append(out.Sections, sec)
 	}
-	if err := x.tree.SetBootCatalog(out); err != nil {
+	return x.setBootCatalog(out)
+}
+
+func (x *executor) setBootCatalog(c isoimage.BootCatalog) error {
+	if err := x.tree.SetBootCatalog(c); err != nil {
 		return &finalizeError{file: x.opts.File, err: err}
 	}
 	return nil
