@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/csi-viso/csi-viso/pkg/backend"
+	"github.com/csi-viso/csi-viso/pkg/driver/serve"
 	"github.com/csi-viso/csi-viso/pkg/driver/source"
 	"github.com/csi-viso/csi-viso/pkg/viso"
 )
@@ -115,7 +116,11 @@ func (e *env) start(d *Driver) {
 	t.Cleanup(func() {
 		conn.Close()
 		srv.Stop()
-		// Never leave a test's mounts behind, even when it failed midway.
+		// Never leave a test's loop devices and mounts behind, even when it
+		// failed midway (loops first: they keep the FUSE mounts busy).
+		for _, l := range loopsUnder(e.dir) {
+			_ = serve.DetachLoop("/dev/" + filepath.Base(filepath.Dir(filepath.Dir(l))))
+		}
 		for _, m := range mountsUnder(e.dir) {
 			_ = unmountAll(m)
 		}
