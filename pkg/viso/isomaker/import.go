@@ -116,6 +116,9 @@ type importer struct {
 func (x *executor) importISO(op *Operation) error {
 	iso, err := x.openISO(op, "importing", isoread.Options{})
 	if err != nil {
+		if !errors.Is(err, ErrImportOpen) {
+			err = fmt.Errorf("%w: %w", ErrImport, err)
+		}
 		return x.fail(op, err)
 	}
 	im := &importer{
