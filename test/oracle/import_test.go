@@ -411,9 +411,9 @@ func TestRemasterVariants(t *testing.T) {
 				}
 			}},
 		{"remove by ISO identifier and Joliet name", []string{"--import-iso", "base.iso",
-			"/README.TXT=:must-remove:", "/" + deepDir + "/" + longName + "=:must-remove:", "/dists=:remove:"},
+			"/README.TXT=:must-remove:", "/README.LIN=:must-remove:", "/" + deepDir + "/" + longName + "=:must-remove:", "/dists=:remove:"},
 			func(t *testing.T, tree map[string]node, _ []string) {
-				for _, gone := range []string{"/README.txt", "/" + deepDir + "/" + longName, "/dists", "/dists/stable/Release"} {
+				for _, gone := range []string{"/README.txt", "/readme.link", "/" + deepDir + "/" + longName, "/dists", "/dists/stable/Release"} {
 					if _, ok := tree[gone]; ok {
 						t.Errorf("%s still there", gone)
 					}
