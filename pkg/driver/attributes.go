@@ -30,6 +30,11 @@ const (
 	keyPVCNamespace = KubePrefix + "pvc/namespace"
 	keyPVCName      = KubePrefix + "pvc/name"
 
+	// ProvisionerIdentityKey is added by external-provisioner to the volume
+	// attributes of every PV it creates (it identifies the provisioner
+	// instance); it cannot be turned off, so it is always accepted.
+	ProvisionerIdentityKey = "storage.kubernetes.io/csiProvisionerIdentity"
+
 	// AnnotationConfigMap on a PVC names the ConfigMap when the StorageClass
 	// parameters do not.
 	AnnotationConfigMap = "viso.csi.io/configmap"
@@ -92,6 +97,7 @@ func parseAttributes(m map[string]string, opt attrOptions) (Attributes, error) {
 			a.PVCNamespace = v
 		case keyPVCName:
 			a.PVCName = v
+		case ProvisionerIdentityKey:
 		default:
 			if !strings.HasPrefix(k, KubePrefix) {
 				unknown = append(unknown, k)
