@@ -671,3 +671,70 @@ func TestRemasterDebianStyleBoots(t *testing.T) {
 		})
 	}
 }
+
+var bootLBARE = regexp.MustCompile(`(?m)^El Torito boot img :\s+2\s+UEFI\s+\S+\s+\S+\s+\S+\s+\S+\s+\d+\s+(\d+)`)
+
+// TestImportUnusualBases imports a base whose UEFI image lives in an appended
+// partition (no directory entry: imported as a hidden object, Debian's
+// layout) and a genisoimage base whose deep directories are relocated to
+// rr_moved (Rock Ridge CL links are followed, so the tree shows them in place).
+func TestImportUnusualBases(t *testing.T) {
+	p := boottest.Payload(t)
+	dir := t.TempDir()
+	src := writeBaseTree(t, p)
+	efi, err := os.ReadFile(p.EFIBootImg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("hidden UEFI image in an appended partition", func(t *testing.T) {
+		mkisofs(t, filepath.Join(dir, "appended.iso"), "-R", "-J",
+			"-b", boottest.ImageIsolinuxBin, "-c", boottest.ImageBootCatalog, "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
+			"-append_partition", "2", "0xef", p.EFIBootImg,
+			"-eltorito-alt-boot", "-e", "--interval:appended_partition_2:all::", "-no-emul-boot", src)
+		iso, err := buildVISO(t, dir, []string{"--import-iso", "appended.iso"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := xorrisoReport(t, iso, "-report_el_torito", "plain")
+		m := bootLBARE.FindStringSubmatch(rep)
+		if m == nil {
+			t.Fatalf("no UEFI entry:\n%s", rep)
+		}
+		var lba int64
+		fmt.Sscan(m[1], &lba)
+		f, err := os.Open(iso)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		got := make([]byte, len(efi))
+		if _, err := f.ReadAt(got, lba*2048); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, efi) {
+			t.Errorf("the hidden UEFI image at LBA %d is not efiboot.img", lba)
+		}
+	})
+	t.Run("rr_moved relocation followed", func(t *testing.T) {
+		base := filepath.Join(dir, "relocated.iso")
+		if b, err := exec.Command("genisoimage", "-quiet", "-o", base, "-R", "-J", src).CombinedOutput(); err != nil {
+			t.Fatalf("genisoimage: %v\n%s", err, b)
+		}
+		if l, err := exec.Command("isoinfo", "-l", "-i", base).CombinedOutput(); err != nil || !bytes.Contains(l, []byte("RR_MOVED")) {
+			t.Fatalf("the base has no RR_MOVED (test setup broken): %v\n%s", err, l)
+		}
+		iso, err := buildVISO(t, dir, []string{"--import-iso", "relocated.iso"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tree := extract(t, iso)
+		if n := tree["/"+deepDir+"/"+longName]; n.size != 70*1024+3 {
+			t.Errorf("deep file = %v", n)
+		}
+		for path := range tree {
+			if strings.Contains(strings.ToLower(path), "rr_moved") {
+				t.Errorf("%s: relocation directory shown", path)
+			}
+		}
+	})
+}
