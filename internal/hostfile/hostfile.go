@@ -175,3 +175,30 @@ func (s *File) ReadAt(b []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// FdRange lends the open host file behind bytes [off, off+n) of this source,
+// so a server can splice(2) them without copying through user space. ok is
+// false when the range is empty or not inside the recorded size, when the
+// file cannot be opened, or when it is now shorter than the range: the caller
+// then reads through ReadAt, which reports the error (a splice from a shrunk
+// file would silently return short data instead of ErrChanged).
+//
+// The file stays open, even if the pool evicts it meanwhile, until release is
+// called; release must be called exactly once. fileOff equals off: a source's
+// bytes are its file's bytes.
+func (s *File) FdRange(off int64, n int) (f *os.File, fileOff int64, release func(), ok bool) {
+	if n <= 0 || off < 0 || off > s.size-int64(n) {
+		return nil, 0, nil, false
+	}
+	h, err := s.pool.acquire(s.path)
+	if err != nil {
+		return nil, 0, nil, false
+	}
+	fi, err := h.f.Stat()
+	if err != nil || fi.Size() < off+int64(n) {
+		s.pool.release(h)
+		return nil, 0, nil, false
+	}
+	var once sync.Once
+	return h.f, off, func() { once.Do(func() { s.pool.release(h) }) }, true
+}
