@@ -140,12 +140,14 @@ func newGapAlloc(from int64, kept []span) *gapAlloc {
 }
 
 // alloc returns the first sector of n free sectors (n == 0 returns the
-// first free sector without using it).
+// first free sector without using it, so an empty file's LBA never points
+// into a kept extent).
 func (g *gapAlloc) alloc(n int64) int64 {
+	need := max(n, 1)
 	leaves := len(g.tree) / 2
 	i := 1
 	for i < leaves {
-		if g.tree[2*i] >= n {
+		if g.tree[2*i] >= need {
 			i = 2 * i
 		} else {
 			i = 2*i + 1
