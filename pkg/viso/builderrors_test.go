@@ -98,7 +98,7 @@ func TestImageLayerErrors(t *testing.T) {
 			want: isoimage.ErrNameTooLong, msgHas: longJoliet},
 		{name: "nothing in the primary tree", body: "--name-setup=joliet\n/a.txt=a.txt\n", files: map[string]string{"a.txt": "a"},
 			want: isoimage.ErrNoData},
-		{name: "pushed ISO not yet supported", body: "--push-iso=x.iso\n/a=/a\n--pop\n", line: 2, want: isomaker.ErrNotImplemented},
+		{name: "pushed ISO missing", body: "--push-iso=x.iso\n/a=/a\n--pop\n", line: 2, want: isomaker.ErrImportOpen, msgHas: "x.iso"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -68,17 +68,17 @@ func (x *executor) openISO(op *Operation, what string, opts isoread.Options) (*o
 			err = fmt.Errorf("%s is a %s: %w", e.Path(), e.Kind, isoread.ErrNotFile)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: failed to open '%s' inside '%s' for %s: %w", ErrImportOpen, op.Path, top.label, what, err)
+			return nil, fmt.Errorf("%w '%s' inside '%s' for %s: %w", ErrImportOpen, op.Path, top.label, what, err)
 		}
 		f, err := top.vol.Open(e)
 		if err != nil {
-			return nil, fmt.Errorf("%w: failed to open '%s' inside '%s' for %s: %w", ErrImportOpen, op.Path, top.label, what, err)
+			return nil, fmt.Errorf("%w '%s' inside '%s' for %s: %w", ErrImportOpen, op.Path, top.label, what, err)
 		}
 		r, size = f, f.Size()
 	} else {
 		f, err := x.opts.Resolver.Open(op.Path)
 		if err != nil {
-			return nil, fmt.Errorf("%w: failed to open '%s' for %s: %w", ErrImportOpen, op.Path, what, err)
+			return nil, fmt.Errorf("%w '%s' for %s: %w", ErrImportOpen, op.Path, what, err)
 		}
 		fi, err := f.Stat()
 		if err == nil && !fi.Mode().IsRegular() {
@@ -86,7 +86,7 @@ func (x *executor) openISO(op *Operation, what string, opts isoread.Options) (*o
 		}
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("%w: failed to open '%s' for %s: %w", ErrImportOpen, op.Path, what, err)
+			return nil, fmt.Errorf("%w '%s' for %s: %w", ErrImportOpen, op.Path, what, err)
 		}
 		x.closers = append(x.closers, f)
 		r, size, host = f, fi.Size(), true
@@ -343,7 +343,7 @@ func (im *importer) addSpecial(names isoimage.Names, e *isoread.Entry) (isoimage
 func (im *importer) jolietDir(jdir *isoread.Entry, dest string, primDir isoimage.ID, havePrim bool, depth int) error {
 	x := im.x
 	if depth > MaxAddDepth {
-		return fmt.Errorf("Joliet dir at '%s' is too deep: %w", jdir.Path(), ErrTooDeep)
+		return fmt.Errorf("joliet directory at '%s' is too deep: %w", jdir.Path(), ErrTooDeep)
 	}
 	for _, c := range jdir.Children() {
 		if c.Kind == isoread.KindFile && c.Ident == "TRANS.TBL" {

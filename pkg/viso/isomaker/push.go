@@ -33,6 +33,9 @@ func (x *executor) pushISO(op *Operation) error {
 	noJoliet := op.Variant == PushNoJoliet || op.Variant == PushNoRockNoJoliet
 	noRock := op.Variant == PushNoRock || op.Variant == PushNoRockNoJoliet
 	iso, err := x.openISO(op, "pushing", isoread.Options{NoJoliet: noJoliet, NoRockRidge: noRock})
+	if errors.Is(err, ErrImportOpen) {
+		return x.fail(op, err)
+	}
 	if err != nil {
 		return x.fail(op, fmt.Errorf("failed to open '%s' as ISO FS: %w", op.Path, err))
 	}
