@@ -24,6 +24,14 @@
 //   - SetVolumeString per namespace (primary: raw bytes; Joliet: UTF-16BE);
 //   - SetBootCatalog (validation entry, default entry, sections) and
 //     NameBootCatalog (a visible catalog file);
+//   - SetBase (in-place layout, inplace.go): the files whose Source
+//     implements BaseExtenter (the first --import-iso gives them one) keep
+//     their base LBA and are served straight from Base.Source; volume
+//     descriptors stay at 16.., directories, path tables, catalog, added
+//     files and the spill area go first fit into base sectors no kept extent
+//     uses, else after the base; base sectors nothing uses read as zeros; an
+//     isohybrid MBR/GPT in the system area is fixed up for the new size and
+//     the backup GPT is generated at the end (hybrid.go);
 //   - Finalize, once. The image shares the tree's object table; drop the tree
 //     afterwards to release its lookup maps.
 //
