@@ -133,6 +133,11 @@ func (x *executor) importISO(op *Operation) error {
 		return x.fail(op, fmt.Errorf("%w: '%s': %w", ErrImport, op.Path, err))
 	}
 	if im.base {
+		// The first import from a host file is the base of the in-place
+		// layout: its files keep their LBAs (isoimage.Tree.SetBase).
+		if err := x.tree.SetBase(isoimage.Base{Size: iso.vol.Size(), Source: iso.r}); err != nil {
+			return x.fail(op, fmt.Errorf("%w: '%s': %w", ErrImport, op.Path, err))
+		}
 		x.haveBase = true
 	}
 	return nil
