@@ -67,7 +67,6 @@ type readbackCase struct {
 
 func shaOf(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
-
 func TestReadBack(t *testing.T) {
 	long := strings.Repeat("abcdefghij", 10) + "abcde.txt" // 109 bytes: fits Joliet, spills Rock Ridge into a CE area
 	j110 := strings.Repeat("j", 106) + ".txt"              // exactly 110 UTF-16 units
