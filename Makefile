@@ -104,3 +104,11 @@ chart-lint: $(HELM)
 
 chart-test: $(HELM)
 	HELM=$(HELM) $(GO) test -count=1 ./test/chart/
+
+## e2e: the end-to-end test (root): images, a cluster from parts (test/e2e/cluster, cached
+## builds), the images imported, deploy/kubernetes/ checked by a server-side dry run, the
+## chart installed with helm from charts/, go test -tags e2e ./test/e2e/, then uninstall and
+## a complete teardown, always (test/e2e/run.sh; test/e2e/README.md).
+.PHONY: e2e
+e2e: images
+	test/e2e/run.sh
