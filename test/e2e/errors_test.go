@@ -86,7 +86,7 @@ func (e *env) assertNothingExposed(t *testing.T, ctx context.Context, pod *corev
 			t.Errorf("pod %s/%s: container %s state %+v, want waiting in ContainerCreating", p.Namespace, p.Name, cs.Name, cs.State)
 		}
 	}
-	mounts, err := podMounts(string(p.UID))
+	mounts, err := podCSIMounts(string(p.UID))
 	if err != nil {
 		t.Fatal(err)
 	}

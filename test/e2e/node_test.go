@@ -48,13 +48,14 @@ func unescape(s string) string {
 	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
 }
 
-// podMounts lists mounts under one pod's folder in the kubelet dir.
-func podMounts(uid string) ([]mount, error) {
+// podCSIMounts lists the mounts of one pod's CSI volumes (its service account token and
+// other volumes are not ours).
+func podCSIMounts(uid string) ([]mount, error) {
 	all, err := mounts()
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(kubeletDir, "pods", uid, "volumes") + "/"
+	dir := filepath.Join(kubeletDir, "pods", uid, "volumes", "kubernetes.io~csi") + "/"
 	var out []mount
 	for _, m := range all {
 		if strings.HasPrefix(m.Point, dir) {

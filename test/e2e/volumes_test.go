@@ -124,6 +124,10 @@ func testUnattendedCleanup(t *testing.T, e *env) {
 	}
 	t.Logf("staged on the node while published: %v", staged)
 
+	// Same bytes as a host build: unattendedInstall changes what deletion does, not the image.
+	if got, want := e.podLogsSHA(t, ctx, ns, reader.Name), e.hostSHA(t, data, "install.viso"); got != want {
+		t.Errorf("unattended claim: pod read SHA-256 %s, host build gives %s", got, want)
+	}
 	if err := e.c.DeletePod(ctx, ns, reader.Name); err != nil {
 		t.Fatal(err)
 	}
@@ -151,11 +155,14 @@ func testUnattendedCleanup(t *testing.T, e *env) {
 	if want := []string{"Unattended-decoy.cfg", "user-data"}; !slices.Equal(keys, want) {
 		t.Errorf("ConfigMap keys after the claim's deletion: %q, want exactly %q (VISO key and referenced Unattended-* keys removed, the rest kept)", keys, want)
 	}
-	if left := e.stagedFiles(t, "Unattended-answers.cfg"); len(left) > 0 {
-		t.Errorf("the node still holds staged copies after the claim's deletion: %v", left)
-	}
-	if left := e.nodeRecords(t); len(left) > 0 {
-		t.Errorf("node state folder %s/node still has volume folders: %v", e.csiState, left)
+	// The kubelet unstages after the pod is gone, which may come after the PV's deletion.
+	var leftStaged, records []string
+	err = wait.PollUntilContextTimeout(ctx, pollInterval, 30*time.Second, true, func(context.Context) (bool, error) {
+		leftStaged, records = e.stagedFiles(t, "Unattended-answers.cfg"), e.nodeRecords(t)
+		return len(leftStaged)+len(records) == 0, nil
+	})
+	if err != nil {
+		t.Errorf("30 s after the claim's deletion the node still holds staged copies %v and volume folders %v under %s", leftStaged, records, e.csiState)
 	}
 }
 
