@@ -81,11 +81,13 @@ func (r *rootNode) Statfs(_ context.Context, out *fuse.StatfsOut) syscall.Errno 
 // fileNode is the image file.
 type fileNode struct {
 	fs.Inode
-	img      Image
-	ranger   FdRanger // nil when img is not an FdRanger or splice is off
-	size     int64
-	mtime    time.Time
-	openFlag uint32
+	img    Image
+	ranger FdRanger // nil when img is not an FdRanger or splice is off
+	// passthrough: try FUSE passthrough on open (see passthrough.go).
+	passthrough bool
+	size        int64
+	mtime       time.Time
+	openFlag    uint32
 
 	// readErrors counts failed image reads; only the first few are logged so
 	// a broken source cannot flood the log at kernel readahead rate.
@@ -118,6 +120,11 @@ func (f *fileNode) Statfs(_ context.Context, out *fuse.StatfsOut) syscall.Errno 
 func (f *fileNode) Open(_ context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
+	}
+	if f.passthrough {
+		if h := passthroughFor(f.ranger, f.size); h != nil {
+			return h, f.openFlag, 0
+		}
 	}
 	return nil, f.openFlag, 0
 }

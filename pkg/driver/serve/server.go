@@ -60,7 +60,11 @@ type Options struct {
 	// DefaultReadAheadKB, negative leaves the kernel default (128).
 	ReadAheadKB int
 	// DisableSplice serves every read by copying, even from an FdRanger.
+	// It also disables passthrough.
 	DisableSplice bool
+	// DisablePassthrough keeps an image that is one whole host file on the
+	// splice path instead of FUSE passthrough (for comparisons).
+	DisablePassthrough bool
 	// Debug logs every FUSE request (very verbose).
 	Debug bool
 }
@@ -122,6 +126,7 @@ func Mount(ctx context.Context, dir string, img Image, opts Options) (*Server, e
 	if r, ok := img.(FdRanger); ok && !opts.DisableSplice {
 		file.ranger = r
 		readSize = spliceReadSize()
+		file.passthrough = !opts.DirectIO && !opts.DisablePassthrough
 	}
 	root := &rootNode{file: file, name: name, mtime: mtime}
 
