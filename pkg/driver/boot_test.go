@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"testing"
 
@@ -69,7 +70,8 @@ func bootExpectations(t *testing.T, p boottest.PayloadFiles, keys map[string]str
 
 // TestQEMUBootsPublishedVolume boots a VISO-backed volume in BIOS mode as a
 // CD-ROM through what a pod or KubeVirt VM gets: the published disk.img of a
-// filesystem volume, and the loop device of a block volume. The guest mounts
+// filesystem volume, and the loop device of a block volume; and the same
+// image as a private plain ISO (FUSE passthrough under the loop device). The guest mounts
 // the CD with the Linux isofs driver; its Rock Ridge and Joliet listings
 // must hold exactly the VISO's files with their bytes.
 func TestQEMUBootsPublishedVolume(t *testing.T) {
@@ -80,14 +82,31 @@ func TestQEMUBootsPublishedVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := bootExpectations(t, p, keys)
+	// The same image built to a private ISO in a media root: served raw
+	// through FUSE passthrough (not the kernel path, which needs 0444).
+	dir := t.TempDir()
+	for k, c := range keys {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buildVISOFile(t, keys["boot.viso"], dir, filepath.Join(e.media, "boot.iso"), p.Dir)
+	if err := os.Chmod(filepath.Join(e.media, "boot.iso"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
-		name  string
-		block bool
-	}{{"filesystem", false}, {"block", true}} {
+		name   string
+		params map[string]string
+		block  bool
+	}{
+		{"viso-filesystem", map[string]string{AttrConfigMap: "boot"}, false},
+		{"viso-block", map[string]string{AttrConfigMap: "boot"}, true},
+		{"raw-private-block", map[string]string{AttrImage: "boot.iso"}, true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := *e
 			e.t = t
-			v := e.publishPVC("boot-"+tc.name, map[string]string{AttrConfigMap: "boot"}, tc.block)
+			v := e.publishPVC("boot-"+tc.name, tc.params, tc.block)
 			res := boottest.Boot(t, boottest.ModeBIOS, v.Path)
 			checkBootListing(t, res, want)
 		})
