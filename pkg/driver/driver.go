@@ -101,6 +101,7 @@ func (d *Driver) Run(ctx context.Context, endpoint string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 4)
+	running := 1 // goroutines that will send on errc exactly once
 	go func() {
 		err := d.srv.Serve(l)
 		if err != nil {
@@ -111,24 +112,39 @@ func (d *Driver) Run(ctx context.Context, endpoint string) error {
 	klog.InfoS("CSI driver serving", "name", d.opts.Name, "version", d.opts.Version, "mode", d.opts.Mode,
 		"endpoint", endpoint, "nodeID", d.opts.NodeID, "stateDir", d.store.Dir(), "mediaRoots", d.opts.MediaRoots)
 	if d.opts.KubeletRegistration && d.opts.Mode.node() {
+		running++
 		go func() { errc <- d.ServeRegistration(ctx, d.opts.KubeletDir, d.opts.KubeletEndpoint) }()
 	}
 	if d.opts.HealthAddress != "" {
+		running++
 		go func() { errc <- ServeHTTP(ctx, d.opts.HealthAddress, d.HealthHandler()) }()
 	}
 	if d.opts.MetricsAddress != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", d.MetricsHandler())
+		running++
 		go func() { errc <- ServeHTTP(ctx, d.opts.MetricsAddress, mux) }()
+	}
+	// Every part returns once ctx ends and the gRPC server is stopped. Wait for
+	// all of them before returning: the registration server removes its socket
+	// on return, and that removal is what makes the kubelet deregister the
+	// plugin. Returning first let the process exit with the socket left behind
+	// (seen in the e2e test: CSINode kept listing the driver after uninstall).
+	drain := func(n int) {
+		for ; n > 0; n-- {
+			<-errc
+		}
 	}
 	select {
 	case <-ctx.Done():
 		d.srv.GracefulStop()
+		drain(running)
 		return nil
 	case err := <-errc:
 		// One part stopped on its own: stop the rest and report it.
 		cancel()
 		d.srv.Stop()
+		drain(running - 1)
 		if err == nil {
 			err = errors.New("a server stopped unexpectedly")
 		}

@@ -82,3 +82,45 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("without FUSE: %d %q", code, body)
 	}
 }
+
+// TestRunRemovesRegistrationSocketOnStop: when Run returns after its context
+// ends (SIGTERM), the registration socket is already gone, so the kubelet
+// deregisters the plugin even though the process exits right after. Run used
+// to return without waiting for the registration server, and the e2e test saw
+// the socket (and the driver in CSINode) left after helm uninstall.
+func TestRunRemovesRegistrationSocketOnStop(t *testing.T) {
+	dir := t.TempDir()
+	kubelet := filepath.Join(dir, "kubelet")
+	media := filepath.Join(dir, "media")
+	if err := os.MkdirAll(media, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := RegistrationSocket(kubelet, DriverName)
+	for i := range 10 { // the old race lost only sometimes
+		d, err := New(Options{
+			Version: "test", NodeID: "node-1", Mode: ModeNode,
+			StateDir: filepath.Join(dir, "state"), MediaRoots: []string{media},
+			KubeletRegistration: true, KubeletDir: kubelet,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- d.Run(ctx, "unix://"+filepath.Join(dir, "csi.sock")) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for _, err := os.Stat(sock); err != nil; _, err = os.Stat(sock) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: registration socket never appeared: %v", i, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("round %d: Run: %v", i, err)
+		}
+		if _, err := os.Stat(sock); !os.IsNotExist(err) {
+			t.Fatalf("round %d: registration socket still there when Run returned: %v", i, err)
+		}
+	}
+}
