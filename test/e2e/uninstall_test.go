@@ -57,7 +57,7 @@ func testUninstall(t *testing.T, e *env) {
 
 	// The kubelet drops the driver from its CSINode when the registration socket goes.
 	var drivers []string
-	err = wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, pollInterval, time.Minute, true, func(ctx context.Context) (bool, error) {
 		n, err := e.c.Client.StorageV1().CSINodes().Get(ctx, e.c.Node, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
@@ -69,7 +69,7 @@ func testUninstall(t *testing.T, e *env) {
 		return len(drivers) == 0, nil
 	})
 	if err != nil {
-		t.Errorf("CSINode %s still lists drivers %v after uninstall: %v", e.c.Node, drivers, err)
+		t.Errorf("CSINode %s still lists drivers %v a minute after uninstall (%v): the kubelet deregisters a plugin when its registration socket %s/plugins_registry/%s-reg.sock goes; is it still there?", e.c.Node, drivers, err, kubeletDir, driverName)
 	}
 	if _, err := e.c.Client.StorageV1().CSIDrivers().Get(ctx, driverName, metav1.GetOptions{}); err == nil {
 		t.Errorf("CSIDriver %s still exists after uninstall", driverName)
