@@ -128,7 +128,7 @@ func (b *Backend) Open(ctx context.Context, path string, flags backend.OpenFlags
 	if err != nil {
 		return nil, err
 	}
-	img := &Image{b: b, path: path, cfg: cfg, uuid: res.UUID, flags: flags | backend.OpenReadOnly}
+	img := &Image{ReadOnlyFile: backend.ReadOnlyFile{Kind: "VISO", Path: path}, b: b, path: path, cfg: cfg, uuid: res.UUID, flags: flags | backend.OpenReadOnly}
 	if flags&backend.OpenInfo == 0 {
 		if err := img.build(); err != nil {
 			return nil, err
@@ -139,10 +139,11 @@ func (b *Backend) Open(ctx context.Context, path string, flags backend.OpenFlags
 
 // Image is an opened VISO.
 type Image struct {
-	b    *Backend
-	path string
-	cfg  backend.Config
-	uuid uuid.UUID
+	backend.ReadOnlyFile // writes, geometry, comments, other UUIDs: read-only / not supported
+	b                    *Backend
+	path                 string
+	cfg                  backend.Config
+	uuid                 uuid.UUID
 
 	mu     sync.RWMutex
 	flags  backend.OpenFlags
@@ -227,28 +228,6 @@ func (img *Image) Regions() []backend.Region {
 	}}
 }
 
-func (img *Image) readOnly(op string) error {
-	return fmt.Errorf("VISO %s %s: %w", op, img.path, backend.ErrReadOnly)
-}
-
-func (img *Image) notSupported(op string) error {
-	return fmt.Errorf("VISO %s %s: %w", op, img.path, backend.ErrNotSupported)
-}
-
-func (img *Image) Write(int64, []byte) (int, error) { return 0, img.readOnly("write") }
-func (img *Image) Flush() error                     { return nil }
-func (img *Image) Discard(int64, int64) error       { return img.notSupported("discard") }
-
-func (img *Image) Geometry() (backend.Geometry, backend.Geometry, error) {
-	return backend.Geometry{}, backend.Geometry{}, img.notSupported("get geometry")
-}
-
-func (img *Image) SetGeometry(backend.Geometry, backend.Geometry) error {
-	return img.readOnly("set geometry")
-}
-
-func (img *Image) ImageFlags() uint32 { return 0 }
-
 func (img *Image) OpenFlags() backend.OpenFlags {
 	img.mu.RLock()
 	defer img.mu.RUnlock()
@@ -283,34 +262,12 @@ func (img *Image) SetOpenFlags(ctx context.Context, flags backend.OpenFlags) err
 	return nil
 }
 
-func (img *Image) Comment() (string, error) { return "", img.notSupported("get comment") }
-func (img *Image) SetComment(string) error  { return img.notSupported("set comment") }
-
 // UUID is the UUID written after the VISO's marker.
 func (img *Image) UUID() (uuid.UUID, error) { return img.uuid, nil }
-func (img *Image) SetUUID(uuid.UUID) error  { return img.notSupported("set UUID") }
-func (img *Image) ModificationUUID() (uuid.UUID, error) {
-	return uuid.Nil, img.notSupported("get modification UUID")
-}
-func (img *Image) SetModificationUUID(uuid.UUID) error {
-	return img.notSupported("set modification UUID")
-}
-func (img *Image) ParentUUID() (uuid.UUID, error) {
-	return uuid.Nil, img.notSupported("get parent UUID")
-}
-func (img *Image) SetParentUUID(uuid.UUID) error { return img.notSupported("set parent UUID") }
-func (img *Image) ParentModificationUUID() (uuid.UUID, error) {
-	return uuid.Nil, img.notSupported("get parent modification UUID")
-}
-func (img *Image) SetParentModificationUUID(uuid.UUID) error {
-	return img.notSupported("set parent modification UUID")
-}
 
 func (img *Image) Dump() string {
 	return fmt.Sprintf("VISO %q: uuid=%s open_flags=%s size=%d", img.path, img.uuid, img.OpenFlags(), img.Size())
 }
-
-func (img *Image) Location() string { return img.path }
 
 // Close releases the image. With del it deletes like VirtualBox's close with
 // delete (spec §6): when the UnattendedInstall config value is a non-zero

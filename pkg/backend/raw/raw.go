@@ -28,8 +28,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/google/uuid"
-
 	"github.com/csi-viso/csi-viso/pkg/backend"
 )
 
@@ -192,11 +190,12 @@ func (b *Backend) Open(ctx context.Context, path string, flags backend.OpenFlags
 		return nil, fmt.Errorf("raw open: %w", err)
 	}
 	img := &Image{
-		b:     b,
-		path:  path,
-		size:  fi.Size(),
-		typ:   b.deviceType(path, f, want),
-		flags: flags | backend.OpenReadOnly,
+		b:            b,
+		ReadOnlyFile: backend.ReadOnlyFile{Kind: "raw", Path: path},
+		path:         path,
+		size:         fi.Size(),
+		typ:          b.deviceType(path, f, want),
+		flags:        flags | backend.OpenReadOnly,
 	}
 	if flags&backend.OpenInfo != 0 {
 		_ = f.Close()
@@ -208,9 +207,10 @@ func (b *Backend) Open(ctx context.Context, path string, flags backend.OpenFlags
 
 // Image is an opened raw file.
 type Image struct {
-	b    *Backend
-	path string
-	typ  backend.DeviceType
+	backend.ReadOnlyFile // writes, geometry, comments, UUIDs: read-only / not supported
+	b                    *Backend
+	path                 string
+	typ                  backend.DeviceType
 
 	mu     sync.RWMutex
 	f      *os.File // nil in info mode and after Close
@@ -268,32 +268,6 @@ func (img *Image) Regions() []backend.Region {
 	}}
 }
 
-func (img *Image) readOnly(op string) error {
-	return fmt.Errorf("raw %s %s: %w", op, img.path, backend.ErrReadOnly)
-}
-
-func (img *Image) notSupported(op string) error {
-	return fmt.Errorf("raw %s %s: %w", op, img.path, backend.ErrNotSupported)
-}
-
-func (img *Image) Write(int64, []byte) (int, error) { return 0, img.readOnly("write") }
-
-// Flush has nothing to write back.
-func (img *Image) Flush() error { return nil }
-
-func (img *Image) Discard(int64, int64) error { return img.notSupported("discard") }
-
-// Geometry: a raw file records none.
-func (img *Image) Geometry() (backend.Geometry, backend.Geometry, error) {
-	return backend.Geometry{}, backend.Geometry{}, img.notSupported("get geometry")
-}
-
-func (img *Image) SetGeometry(backend.Geometry, backend.Geometry) error {
-	return img.readOnly("set geometry")
-}
-
-func (img *Image) ImageFlags() uint32 { return 0 }
-
 func (img *Image) OpenFlags() backend.OpenFlags {
 	img.mu.RLock()
 	defer img.mu.RUnlock()
@@ -335,34 +309,11 @@ func (img *Image) SetOpenFlags(ctx context.Context, flags backend.OpenFlags) err
 	return nil
 }
 
-func (img *Image) Comment() (string, error) { return "", img.notSupported("get comment") }
-func (img *Image) SetComment(string) error  { return img.notSupported("set comment") }
-func (img *Image) UUID() (uuid.UUID, error) { return uuid.Nil, img.notSupported("get UUID") }
-func (img *Image) SetUUID(uuid.UUID) error  { return img.notSupported("set UUID") }
-func (img *Image) ParentUUID() (uuid.UUID, error) {
-	return uuid.Nil, img.notSupported("get parent UUID")
-}
-func (img *Image) SetParentUUID(uuid.UUID) error { return img.notSupported("set parent UUID") }
-func (img *Image) ModificationUUID() (uuid.UUID, error) {
-	return uuid.Nil, img.notSupported("get modification UUID")
-}
-func (img *Image) SetModificationUUID(uuid.UUID) error {
-	return img.notSupported("set modification UUID")
-}
-func (img *Image) ParentModificationUUID() (uuid.UUID, error) {
-	return uuid.Nil, img.notSupported("get parent modification UUID")
-}
-func (img *Image) SetParentModificationUUID(uuid.UUID) error {
-	return img.notSupported("set parent modification UUID")
-}
-
 func (img *Image) Dump() string {
 	img.mu.RLock()
 	defer img.mu.RUnlock()
 	return fmt.Sprintf("raw image %q: open_flags=%s size=%d type=%s", img.path, img.flags, img.size, img.typ)
 }
-
-func (img *Image) Location() string { return img.path }
 
 // Close releases the file. With delete it refuses (backend.ErrReadOnly) after
 // releasing: raw images are never deleted by this program.
@@ -378,7 +329,7 @@ func (img *Image) Close(del bool) error {
 	}
 	img.closed = true
 	if del {
-		err = errors.Join(err, img.readOnly("delete"))
+		err = errors.Join(err, img.ReadOnlyErr("delete"))
 	}
 	return err
 }
