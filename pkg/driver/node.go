@@ -55,13 +55,23 @@ func checkCapability(c *csi.VolumeCapability) (block bool, err error) {
 	return false, errorf(codes.InvalidArgument, "volume capability has neither mount nor block access type")
 }
 
-func (s *nodeServer) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequest) (*csi.NodeStageVolumeResponse, error) {
-	id, staging := req.GetVolumeId(), req.GetStagingTargetPath()
+// checkIDAndPath validates the volume ID and the path every node RPC needs and
+// returns the path cleaned.
+func checkIDAndPath(id, path, what string) (string, error) {
 	if id == "" {
-		return nil, errorf(codes.InvalidArgument, "volume ID missing")
+		return "", errorf(codes.InvalidArgument, "volume ID missing")
 	}
-	if staging == "" {
-		return nil, errorf(codes.InvalidArgument, "staging target path missing")
+	if path == "" {
+		return "", errorf(codes.InvalidArgument, "%s missing", what)
+	}
+	return filepath.Clean(path), nil
+}
+
+func (s *nodeServer) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolumeRequest) (*csi.NodeStageVolumeResponse, error) {
+	id := req.GetVolumeId()
+	staging, err := checkIDAndPath(id, req.GetStagingTargetPath(), "staging target path")
+	if err != nil {
+		return nil, err
 	}
 	block, err := checkCapability(req.GetVolumeCapability())
 	if err != nil {
@@ -76,7 +86,6 @@ func (s *nodeServer) NodeStageVolume(ctx context.Context, req *csi.NodeStageVolu
 		return nil, err
 	}
 	defer unlock()
-	staging = filepath.Clean(staging)
 
 	if rec, err := s.d.store.NodeVolume(id); err == nil {
 		if rec.Kind != state.KindPersistent || rec.StagingPath != staging {
@@ -138,19 +147,16 @@ func (d *Driver) abandon(id string, rec *state.NodeVolume, lv *liveVolume) {
 }
 
 func (s *nodeServer) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstageVolumeRequest) (*csi.NodeUnstageVolumeResponse, error) {
-	id, staging := req.GetVolumeId(), req.GetStagingTargetPath()
-	if id == "" {
-		return nil, errorf(codes.InvalidArgument, "volume ID missing")
-	}
-	if staging == "" {
-		return nil, errorf(codes.InvalidArgument, "staging target path missing")
+	id := req.GetVolumeId()
+	staging, err := checkIDAndPath(id, req.GetStagingTargetPath(), "staging target path")
+	if err != nil {
+		return nil, err
 	}
 	unlock, err := s.d.locks.tryLock(id, "NodeUnstageVolume")
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	staging = filepath.Clean(staging)
 	rec, err := s.d.store.NodeVolume(id)
 	if errors.Is(err, state.ErrNotFound) {
 		// Already unstaged (or never staged): make sure nothing of ours is left.
@@ -184,12 +190,10 @@ func (s *nodeServer) NodeUnstageVolume(ctx context.Context, req *csi.NodeUnstage
 }
 
 func (s *nodeServer) NodePublishVolume(ctx context.Context, req *csi.NodePublishVolumeRequest) (*csi.NodePublishVolumeResponse, error) {
-	id, target := req.GetVolumeId(), req.GetTargetPath()
-	if id == "" {
-		return nil, errorf(codes.InvalidArgument, "volume ID missing")
-	}
-	if target == "" {
-		return nil, errorf(codes.InvalidArgument, "target path missing")
+	id := req.GetVolumeId()
+	target, err := checkIDAndPath(id, req.GetTargetPath(), "target path")
+	if err != nil {
+		return nil, err
 	}
 	block, err := checkCapability(req.GetVolumeCapability())
 	if err != nil {
@@ -199,7 +203,6 @@ func (s *nodeServer) NodePublishVolume(ctx context.Context, req *csi.NodePublish
 	if err != nil {
 		return nil, err
 	}
-	target = filepath.Clean(target)
 	if attrs.Ephemeral {
 		if block {
 			return nil, errorf(codes.InvalidArgument, "ephemeral inline volumes are filesystem volumes; block access was asked for")
@@ -300,19 +303,16 @@ func (s *nodeServer) publishEphemeral(ctx context.Context, id, target string, vc
 }
 
 func (s *nodeServer) NodeUnpublishVolume(ctx context.Context, req *csi.NodeUnpublishVolumeRequest) (*csi.NodeUnpublishVolumeResponse, error) {
-	id, target := req.GetVolumeId(), req.GetTargetPath()
-	if id == "" {
-		return nil, errorf(codes.InvalidArgument, "volume ID missing")
-	}
-	if target == "" {
-		return nil, errorf(codes.InvalidArgument, "target path missing")
+	id := req.GetVolumeId()
+	target, err := checkIDAndPath(id, req.GetTargetPath(), "target path")
+	if err != nil {
+		return nil, err
 	}
 	unlock, err := s.d.locks.tryLock(id, "NodeUnpublishVolume")
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	target = filepath.Clean(target)
 	rec, err := s.d.store.NodeVolume(id)
 	if errors.Is(err, state.ErrNotFound) {
 		// Idempotent: a retry after success, or a volume we never knew.
