@@ -10,6 +10,7 @@ package sanity
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/container-storage-interface/spec/lib/go/csi"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Environment of a child run.
@@ -143,10 +148,11 @@ func TestSanity(t *testing.T) {
 }
 
 func waitForSocket(sock string, proc *exec.Cmd) error {
+	// The socket accepts connections before the driver has reconciled its node
+	// state (re-served staged volumes); the Identity Probe says when it is ready.
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
+		if probeReady(sock) {
 			return nil
 		}
 		if proc.ProcessState != nil {
@@ -154,7 +160,25 @@ func waitForSocket(sock string, proc *exec.Cmd) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("driver socket %s did not come up", sock)
+	return fmt.Errorf("driver on %s did not become ready", sock)
+}
+
+// probeReady asks the driver's Identity service whether it is ready.
+func probeReady(sock string) bool {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := csi.NewIdentityClient(conn).Probe(ctx, &csi.ProbeRequest{})
+	return err == nil && resp.GetReady().GetValue()
 }
 
 // freeAddress returns a loopback address with a port free right now.
