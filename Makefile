@@ -17,8 +17,9 @@ build:
 deps:
 	./scripts/deps.sh
 
-## test: everything CI runs (installs its own dependencies first).
-test: deps lint unit
+## test: everything CI runs (installs its own dependencies first): lint, every Go
+## test, then the end-to-end run on a real single-node cluster (make e2e).
+test: deps lint unit e2e
 
 unit:
 	$(GO) test -count=1 -timeout 30m $(PKGS)
