@@ -25,8 +25,6 @@ var Epoch = time.Date(2000, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // Executor errors (in addition to the isoimage and confine sentinels they wrap).
 var (
-	// ErrNotImplemented: a valid operation this version cannot carry out yet.
-	ErrNotImplemented = errors.New("not implemented in this version of csi-viso")
 	// ErrSymlinkInTree: a symlink met while adding a directory recursively (VERR_NOT_IMPLEMENTED in 7.0/7.1).
 	ErrSymlinkInTree = errors.New("symlinks inside an added directory are not supported")
 	// ErrSpecialFile: a FIFO, socket or device met while adding a directory.
