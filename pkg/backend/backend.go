@@ -272,3 +272,26 @@ type Image interface {
 	// fail with ErrNotOpened.
 	Close(delete bool) error
 }
+
+// ApplyOpenFlags carries out the set-open-flags rules shared by the file-based
+// backends (vd-backend.md §3) for an image that is not closed and flags already
+// checked with CheckOpenFlags: leaving info mode while nothing is loaded calls
+// load (a failure leaves the flags unchanged); OpenReadOnly is forced on and
+// OpenInfo is cleared once the image is loaded. Callers hold their image's lock
+// and store the returned flags.
+func ApplyOpenFlags(ctx context.Context, flags OpenFlags, loaded bool, load func() error) (OpenFlags, error) {
+	if !loaded && flags&OpenInfo == 0 {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err := load(); err != nil {
+			return 0, err
+		}
+		loaded = true
+	}
+	flags |= OpenReadOnly
+	if loaded {
+		flags &^= OpenInfo
+	}
+	return flags, nil
+}

@@ -246,17 +246,9 @@ func (img *Image) SetOpenFlags(ctx context.Context, flags backend.OpenFlags) err
 	if img.closed {
 		return fmt.Errorf("VISO set open flags %s: %w", img.path, backend.ErrNotOpened)
 	}
-	if img.built == nil && flags&backend.OpenInfo == 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := img.build(); err != nil {
-			return err
-		}
-	}
-	flags |= backend.OpenReadOnly
-	if img.built != nil {
-		flags &^= backend.OpenInfo
+	flags, err := backend.ApplyOpenFlags(ctx, flags, img.built != nil, img.build)
+	if err != nil {
+		return err
 	}
 	img.flags = flags
 	return nil

@@ -286,10 +286,7 @@ func (img *Image) SetOpenFlags(ctx context.Context, flags backend.OpenFlags) err
 	if img.closed {
 		return fmt.Errorf("raw set open flags %s: %w", img.path, backend.ErrNotOpened)
 	}
-	if img.f == nil && flags&backend.OpenInfo == 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	flags, err := backend.ApplyOpenFlags(ctx, flags, img.f != nil, func() error {
 		f, err := img.b.open(img.path)
 		if err != nil {
 			return fmt.Errorf("raw set open flags: %w", err)
@@ -300,10 +297,10 @@ func (img *Image) SetOpenFlags(ctx context.Context, flags backend.OpenFlags) err
 			return fmt.Errorf("raw set open flags: %w", err)
 		}
 		img.f, img.size = f, fi.Size()
-	}
-	flags |= backend.OpenReadOnly
-	if img.f != nil {
-		flags &^= backend.OpenInfo
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	img.flags = flags
 	return nil
