@@ -35,3 +35,15 @@ func (img *Image) FdRange(off int64, n int) (f *os.File, fileOff int64, release 
 		})
 	}, true
 }
+
+// HostExtents reports the runs of image bytes that are verbatim bytes of a
+// host file (see isoimage.Image.HostExtents); nothing in info mode or after
+// Close. Close waits until the walk is done.
+func (img *Image) HostExtents(fn func(off, n int64, f *os.File, fileOff int64) error) error {
+	img.mu.RLock()
+	defer img.mu.RUnlock()
+	if img.built == nil || img.closed {
+		return nil
+	}
+	return img.built.HostExtents(fn)
+}

@@ -28,3 +28,14 @@ func (img *Image) FdRange(off int64, n int) (f *os.File, fileOff int64, release 
 	var once sync.Once
 	return img.f, off, func() { once.Do(img.mu.RUnlock) }, true
 }
+
+// HostExtents reports the whole image as one run of its file (nothing in
+// info mode or after Close), as isoimage.Image.HostExtents does.
+func (img *Image) HostExtents(fn func(off, n int64, f *os.File, fileOff int64) error) error {
+	img.mu.RLock()
+	defer img.mu.RUnlock()
+	if img.f == nil || img.size == 0 {
+		return nil
+	}
+	return fn(0, img.size, img.f, 0)
+}

@@ -94,3 +94,65 @@ func lendFd(src any, off int64, n int) (*os.File, int64, func(), bool) {
 	}
 	return nil, 0, nil, false
 }
+
+// HostExtents calls fn(off, n, f, fileOff), in increasing image offset, for each run of image
+// bytes that are verbatim bytes of one host file: the kept ranges of an
+// in-place base ISO (around boot info tables laid over them) and added files
+// whose source is a host file (from byte 64 on when a boot info table is
+// patched into the file). A materialiser clones these and reads the rest
+// with ReadAt: image bytes [off, off+n) are bytes [fileOff, fileOff+n) of f,
+// which is valid only during the call. An error from fn stops the walk.
+func (im *Image) HostExtents(fn func(off, n int64, f *os.File, fileOff int64) error) error {
+	emit := func(src any, imgOff, srcOff, n int64) error {
+		if n <= 0 || n > int64(^uint(0)>>1) {
+			return nil
+		}
+		f, fileOff, release, ok := lendFd(src, srcOff, int(n))
+		if !ok {
+			return nil
+		}
+		if release != nil {
+			defer release()
+		}
+		return fn(imgOff, n, f, fileOff)
+	}
+	for _, r := range im.regions {
+		switch r.kind {
+		case regBase:
+			if im.base == nil {
+				continue
+			}
+			pos, end := r.start, min(r.end, im.base.Size)
+			for _, p := range im.basePatches {
+				pend := p.off + int64(len(p.tbl))
+				if pend <= pos || p.off >= end {
+					continue
+				}
+				if err := emit(im.base.Source, pos, pos, p.off-pos); err != nil {
+					return err
+				}
+				pos = pend
+			}
+			if err := emit(im.base.Source, pos, pos, end-pos); err != nil {
+				return err
+			}
+		case regData:
+			j := sort.Search(len(im.order), func(j int) bool { return int64(im.nodes[im.order[j]].lba)*sectorSize >= r.start })
+			for ; j < len(im.order); j++ {
+				id := im.order[j]
+				start := int64(im.nodes[id].lba) * sectorSize
+				if start >= r.end {
+					break
+				}
+				skip := int64(0)
+				if im.patches[id] != nil {
+					skip = 64 // bytes 8..63 are the patched table; copy the head
+				}
+				if err := emit(im.srcs[id], start+skip, skip, min(im.nodes[id].size, r.end-start)-skip); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
