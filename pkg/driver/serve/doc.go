@@ -7,12 +7,18 @@
 // open it). The bytes never change while the mount lives, which lets the
 // kernel cache them (FOPEN_KEEP_CACHE) and keep attributes forever.
 //
+// The FUSE protocol is spoken by this package itself (proto.go, conn.go):
+// the tree is fixed (root node 1, the file node 2, file handle 0) and the
+// session negotiated at INIT is data (Session), so another process can take
+// a live /dev/fuse descriptor over (Resume) after the plugin restarts and
+// answer requests for nodes and handles the kernel got from the old one.
+//
 // Throughput choices follow the measurements in the design notes: 1 MiB
 // FUSE requests, the mount's readahead raised to 4 MiB after mounting (the
 // FUSE INIT reply can only lower it), and zero-copy splice for reads that fall
 // inside one host file of the image (see FdRanger). An image that is one
-// whole host file (a raw ISO) is opened in FUSE passthrough mode instead, so
-// the kernel reads that file directly (passthrough.go).
+// whole host file (a raw ISO) is registered as the connection's passthrough
+// backing file instead, so the kernel reads that file directly.
 //
 // Measured on Linux 6.18 (dd bs=1M of a 1.1 GiB image against dd of its
 // sources, BenchmarkPublishedThroughput in package driver): passthrough reaches

@@ -7,12 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
-	"github.com/hanwen/go-fuse/v2/splice"
 	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
 )
@@ -27,11 +23,6 @@ const (
 	// FSName is the source and subtype shown in /proc/mounts
 	// ("csi-viso /dir fuse.csi-viso ro,...").
 	FSName = "csi-viso"
-
-	maxRead = 1 << 20 // largest FUSE read request asked for
-	// cacheTimeout is how long the kernel may trust names and attributes: the
-	// image never changes while mounted.
-	cacheTimeout = 24 * time.Hour
 )
 
 var (
@@ -43,6 +34,9 @@ var (
 	// ErrBusy: the mount or loop device is still in use; it was detached
 	// lazily and goes away when the last user closes it.
 	ErrBusy = errors.New("still in use")
+	// ErrNotResumable: a handed-over descriptor does not belong to the mount
+	// it is said to serve, or the image does not match it.
+	ErrNotResumable = errors.New("FUSE connection cannot be resumed")
 )
 
 // Options tune a mount. The zero value serves DefaultFileName with the
@@ -65,17 +59,16 @@ type Options struct {
 	// DisablePassthrough keeps an image that is one whole host file on the
 	// splice path instead of FUSE passthrough (for comparisons).
 	DisablePassthrough bool
-	// Debug logs every FUSE request (very verbose).
-	Debug bool
+	// Readers is the number of threads reading requests (0: 4).
+	Readers int
 }
 
-// Server is one mounted image.
+// Server is one mounted image, served by this process.
 type Server struct {
 	dir  string
 	path string
 	dev  uint64 // st_dev of the mount, to recognise it in mountinfo
-	srv  *fuse.Server
-	file *fileNode
+	c    *conn
 }
 
 // Stats are counters of a Server since it was mounted.
@@ -84,117 +77,232 @@ type Stats struct {
 	BytesSpliced int64 // of which moved by splice from host files
 }
 
+// Handover is what a process taking over a served mount needs besides the
+// /dev/fuse descriptor: where it is and what INIT negotiated.
+type Handover struct {
+	Dir      string  `json:"dir"`
+	FileName string  `json:"fileName"`
+	Size     int64   `json:"size"`
+	Dev      uint64  `json:"dev"`
+	Session  Session `json:"session"`
+}
+
 // Mount serves img read-only at dir, which must be an existing directory with
 // no FUSE filesystem mounted on it. It needs CAP_SYS_ADMIN (it mounts
 // directly, without fusermount). The server runs until Unmount, or until the
-// mount is removed from outside.
+// mount is removed from outside. Its descriptor (Fd) may be handed to another
+// process, which takes over with Resume.
 func Mount(ctx context.Context, dir string, img Image, opts Options) (*Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	if img == nil {
-		return nil, fmt.Errorf("mount %s: nil image", dir)
-	}
-	size := img.Size()
-	if size < 0 {
-		return nil, fmt.Errorf("mount %s: negative image size %d", dir, size)
-	}
-	name := opts.FileName
-	if name == "" {
-		name = DefaultFileName
-	}
-	if err := checkFileName(name); err != nil {
-		return nil, fmt.Errorf("mount %s: %w", dir, err)
-	}
-	abs, err := filepath.Abs(dir)
+	c, abs, err := newConn(dir, img, opts)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
 	if err := checkMountPoint(abs); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", abs, err)
 	}
+	fd, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: open /dev/fuse: %w", abs, err)
+	}
+	c.fd = fd
+	data := fmt.Sprintf("fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions,max_read=%d", fd, maxRead)
+	if err := unix.Mount(FSName, abs, "fuse."+FSName, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("mount FUSE at %s: %w", abs, err)
+	}
+	fail := func(err error) (*Server, error) {
+		_ = unix.Unmount(abs, unix.MNT_DETACH)
+		unix.Close(fd)
+		return nil, fmt.Errorf("mount FUSE at %s: %w", abs, err)
+	}
+	// The kernel sends INIT when the mount is first used; stat does that,
+	// and tells the mount's device number.
+	statErr := make(chan error, 1)
+	var st unix.Stat_t
+	go func() { statErr <- unix.Stat(abs, &st) }()
+	if err := c.handshake(); err != nil {
+		return fail(err)
+	}
+	if c.ptWant && c.sess.Flags&initPassthrough != 0 {
+		c.setupPassthrough()
+	}
+	c.start()
+	if err := <-statErr; err != nil {
+		// The readers end with the mount and close fd themselves.
+		_ = unix.Unmount(abs, unix.MNT_DETACH)
+		return nil, fmt.Errorf("mount FUSE at %s: stat new mount: %w", abs, err)
+	}
+	s := &Server{dir: abs, path: filepath.Join(abs, c.name), dev: uint64(st.Dev), c: c}
+	if err := s.teachNoPoll(); err != nil {
+		_ = unix.Unmount(abs, unix.MNT_DETACH)
+		return nil, fmt.Errorf("mount FUSE at %s: %w", abs, err)
+	}
+	s.tune(opts)
+	klog.InfoS("Serving image", "dir", abs, "file", c.name, "size", c.size,
+		"splice", c.ranger != nil, "passthrough", c.sess.BackingID > 0, "maxRead", c.sess.MaxRead, "directIO", opts.DirectIO)
+	return s, nil
+}
+
+// Resume takes over a mount another process served, through its /dev/fuse
+// descriptor fd (the caller's, now the server's) and what it negotiated.
+// The mount must still be at h.Dir with device h.Dev, and img must have the
+// size the kernel knows. Requests the dead server had read but not answered
+// are asked for again (FUSE_NOTIFY_RESEND), so their readers only paused.
+func Resume(fd int, h Handover, img Image, opts Options) (*Server, error) {
+	opts.FileName = h.FileName
+	c, abs, err := newConn(h.Dir, img, opts)
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", h.Dir, err)
+	}
+	if c.size != h.Size {
+		return nil, fmt.Errorf("resume %s: image is %d bytes, the mount serves %d: %w", abs, c.size, h.Size, ErrNotResumable)
+	}
+	s := &Server{dir: abs, path: filepath.Join(abs, c.name), dev: h.Dev, c: c}
+	mounted, err := s.mounted()
+	if err != nil {
+		return nil, fmt.Errorf("resume %s: %w", abs, err)
+	}
+	if !mounted {
+		return nil, fmt.Errorf("resume %s: no FUSE mount with device %d:%d there: %w", abs, unix.Major(h.Dev), unix.Minor(h.Dev), ErrNotResumable)
+	}
+	c.fd = fd
+	c.sess = h.Session
+	if c.sess.BackingID > 0 && !c.ptWant {
+		c.sess.BackingID = 0 // the image is no longer one host file: serve it
+	}
+	c.start()
+	if c.sess.Flags&initHasResend != 0 {
+		if err := c.resend(); err != nil {
+			klog.ErrorS(err, "Asking the kernel to resend interrupted requests failed", "dir", abs)
+		}
+	} else {
+		klog.InfoS("Kernel cannot resend requests (FUSE_HAS_RESEND missing, Linux < 6.9); reads in flight at the restart may hang until interrupted", "dir", abs)
+	}
+	klog.InfoS("Resumed serving image", "dir", abs, "file", c.name, "size", c.size, "passthrough", c.sess.BackingID > 0)
+	return s, nil
+}
+
+// newConn checks the arguments common to Mount and Resume.
+func newConn(dir string, img Image, opts Options) (*conn, string, error) {
+	if img == nil {
+		return nil, "", errors.New("nil image")
+	}
+	size := img.Size()
+	if size < 0 {
+		return nil, "", fmt.Errorf("negative image size %d", size)
+	}
+	name := opts.FileName
+	if name == "" {
+		name = DefaultFileName
+	}
+	if err := checkFileName(name); err != nil {
+		return nil, "", err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, "", err
+	}
 	mtime := opts.ModTime
 	if mtime.IsZero() {
 		mtime = time.Unix(0, 0)
 	}
-
-	file := &fileNode{img: img, size: size, mtime: mtime, openFlag: fuse.FOPEN_KEEP_CACHE}
+	c := &conn{fd: -1, img: img, name: name, size: size, mtime: mtime, open: fopenKeepCache, readers: opts.Readers}
+	if c.readers <= 0 {
+		c.readers = 4
+	}
 	if opts.DirectIO {
-		file.openFlag = fuse.FOPEN_DIRECT_IO
+		c.open = fopenDirectIO
 	}
-	readSize := maxRead
 	if r, ok := img.(FdRanger); ok && !opts.DisableSplice {
-		file.ranger = r
-		readSize = spliceReadSize()
-		file.passthrough = !opts.DirectIO && !opts.DisablePassthrough
+		c.ranger = r
+		raisePipeMaxSize()
+		c.ptWant = !opts.DirectIO && !opts.DisablePassthrough && wholeFile(r, size) != nil
 	}
-	root := &rootNode{file: file, name: name, mtime: mtime}
+	return c, abs, nil
+}
 
-	timeout := cacheTimeout
-	srv, err := fs.Mount(abs, root, &fs.Options{
-		MountOptions: fuse.MountOptions{
-			DirectMountStrict: true,
-			DirectMountFlags:  syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV,
-			Options:           []string{"ro"},
-			AllowOther:        true,
-			FsName:            FSName,
-			Name:              FSName,
-			MaxWrite:          readSize,
-			MaxReadAhead:      readSize,
-			DisableXAttrs:     true,
-			DisableSplice:     opts.DisableSplice,
-			Debug:             opts.Debug,
-			Logger:            klog.NewStandardLogger("WARNING"),
-		},
-		EntryTimeout:    &timeout,
-		AttrTimeout:     &timeout,
-		NegativeTimeout: &timeout,
-		Logger:          klog.NewStandardLogger("WARNING"),
-	})
+// setupPassthrough registers the image's one host file as the backing file
+// of the connection, so the kernel reads it without asking us.
+func (c *conn) setupPassthrough() {
+	f := wholeFile(c.ranger, c.size)
+	if f == nil {
+		return
+	}
+	defer f.Close()
+	id, err := registerBacking(c.fd, f)
 	if err != nil {
-		return nil, fmt.Errorf("mount FUSE at %s: %w", abs, err)
+		klog.InfoS("FUSE passthrough unavailable; splicing instead", "err", err)
+		return
 	}
-	s := &Server{dir: abs, path: filepath.Join(abs, name), srv: srv, file: file}
+	c.sess.BackingID = id
+}
 
-	var st unix.Stat_t
-	if err := unix.Stat(abs, &st); err != nil {
-		// The mount answered INIT a moment ago; failing here means it is
-		// already unusable, so take it down rather than hand it out.
-		_ = unix.Unmount(abs, unix.MNT_DETACH)
-		return nil, fmt.Errorf("stat new mount %s: %w", abs, err)
+// wholeFile returns a descriptor of the host file that is the whole image
+// (a plain ISO), or nil.
+func wholeFile(r FdRanger, size int64) *os.File {
+	if size <= 0 || size > int64(^uint(0)>>1) {
+		return nil
 	}
-	s.dev = uint64(st.Dev)
+	f, off, release, ok := r.FdRange(0, int(size))
+	if !ok {
+		return nil
+	}
+	if release != nil {
+		defer release()
+	}
+	if fi, err := f.Stat(); off != 0 || err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		return nil
+	}
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(fd), f.Name())
+}
+
+// teachNoPoll makes the kernel learn, once per connection, that we answer
+// POLL with ENOSYS. Until it knows, every os.Open of the served file in this
+// process would send a POLL from inside the Go runtime's epoll_ctl, which
+// holds its scheduler slot while it waits: with the reply needing a slot
+// too (or a stop-the-world GC waiting for it), the process deadlocks. So the
+// first poll is made here, by a plain poll(2) the runtime handles as a
+// blocking system call.
+func (s *Server) teachNoPoll() error {
+	fd, err := unix.Open(s.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", s.path, err)
+	}
+	defer unix.Close(fd)
+	_, err = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+	if err != nil && !errors.Is(err, unix.EINTR) {
+		return fmt.Errorf("poll %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// tune raises the readahead of the mount's device.
+func (s *Server) tune(opts Options) {
 	ra := opts.ReadAheadKB
 	if ra == 0 {
 		ra = DefaultReadAheadKB
 	}
 	if ra > 0 {
 		if err := setReadAhead(s.dev, ra); err != nil {
-			klog.InfoS("Could not raise FUSE readahead; sequential reads will be slower", "dir", abs, "readAheadKB", ra, "err", err)
+			klog.InfoS("Could not raise FUSE readahead; sequential reads will be slower", "dir", s.dir, "readAheadKB", ra, "err", err)
 		}
 	}
-	klog.InfoS("Serving image", "dir", abs, "file", name, "size", size,
-		"splice", file.ranger != nil, "maxRead", readSize, "directIO", opts.DirectIO)
-	return s, nil
 }
 
-// spliceReadSize is the largest read request whose splice reply fits the
-// pipe size go-fuse may grow to. go-fuse reads /proc/sys/fs/pipe-max-size
-// once at start-up: with the kernel default (1 MiB) a 1 MiB reply plus its
-// header does not fit and every such read would fall back to copying, so the
-// request size is trimmed to fit. The sysctl is raised for the next start.
-func spliceReadSize() int {
-	raisePipeMaxSize()
-	page := os.Getpagesize()
-	fit := (splice.MaxPipeSize() - fuseReplyHeader - page) / page * page
-	if fit >= maxRead {
-		return maxRead
-	}
-	if fit < 128<<10 {
-		// Too small to be worth trimming for: keep 1 MiB requests and copy.
-		return maxRead
-	}
-	return fit
+// Fd is the /dev/fuse descriptor (for handing the mount over). It stays
+// owned by the Server.
+func (s *Server) Fd() int { return s.c.fd }
+
+// Handover describes the mount for Resume in another process.
+func (s *Server) Handover() Handover {
+	return Handover{Dir: s.dir, FileName: s.c.name, Size: s.c.size, Dev: s.dev, Session: s.c.sess}
 }
 
 // checkFileName accepts one path component that is not "." or "..".
@@ -236,12 +344,12 @@ func (s *Server) Path() string { return s.path }
 
 // Stats returns the read counters.
 func (s *Server) Stats() Stats {
-	return Stats{BytesRead: s.file.bytesRead.Load(), BytesSpliced: s.file.spliced.Load()}
+	return Stats{BytesRead: s.c.bytesRead.Load(), BytesSpliced: s.c.spliced.Load()}
 }
 
 // Wait blocks until the server stops serving: after the mount (and every
 // bind mount of it) is gone, or the connection was aborted.
-func (s *Server) Wait() { s.srv.Wait() }
+func (s *Server) Wait() { <-s.c.done }
 
 // Unmount removes the mount. While it is busy (open files, a loop device
 // over the file) it retries with backoff until ctx ends, then detaches it
