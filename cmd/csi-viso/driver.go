@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/csi-viso/csi-viso/pkg/driver"
+	"github.com/csi-viso/csi-viso/pkg/driver/serve"
 	"github.com/csi-viso/csi-viso/pkg/driver/source"
 )
 
@@ -35,6 +36,8 @@ func runDriver(args []string, stdout, stderr io.Writer) error {
 	registrationPath := fs.String("kubelet-registration-path", "", "CSI socket path the kubelet dials (default KUBELET_DIR/plugins/NAME/csi.sock)")
 	healthAddress := fs.String("health-address", "", "serve /healthz (the CSI Probe) on this address, e.g. :9808 (default off)")
 	metricsAddress := fs.String("metrics-address", "", "serve Prometheus /metrics on this address, e.g. :9090 (default off)")
+	serveMode := fs.String("serve-mode", string(serve.ModeAuto), "how images are served: auto (reflink where the state dir's file system shares blocks, else FUSE), reflink or fuse")
+	fuseHolder := fs.String("fuse-holder", "", "socket of the FUSE descriptor holder (csi-viso fuse-holder) that keeps FUSE volumes alive across plugin restarts")
 	var roots multiFlag
 	fs.Var(&roots, "media-root", "folder plain ISOs and absolute VISO sources may come from (repeatable)")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
@@ -62,6 +65,10 @@ func runDriver(args []string, stdout, stderr io.Writer) error {
 	if client == nil {
 		klog.InfoS("No Kubernetes API configured: only image volumes can be served")
 	}
+	sm, err := serve.ParseMode(*serveMode)
+	if err != nil {
+		return fmt.Errorf("%w: --serve-mode: %v", errUsage, err)
+	}
 	d, err := driver.New(driver.Options{
 		Name:                *name,
 		Version:             version,
@@ -75,6 +82,8 @@ func runDriver(args []string, stdout, stderr io.Writer) error {
 		KubeletEndpoint:     *registrationPath,
 		HealthAddress:       *healthAddress,
 		MetricsAddress:      *metricsAddress,
+		ServeMode:           sm,
+		FUSEHolder:          *fuseHolder,
 	})
 	if err != nil {
 		return err

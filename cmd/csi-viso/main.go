@@ -23,12 +23,13 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"build":   {"write the image a VISO describes to an ISO file", runBuild},
-		"driver":  {"run the CSI driver (node, controller or both)", runDriver},
-		"mount":   {"serve a VISO's image as DIR/disk.img until interrupted", runMount},
-		"inspect": {"print a VISO's UUID, arguments and parsed plan", runInspect},
-		"rm":      {"delete a VISO like VirtualBox's close-with-delete", runRm},
-		"version": {"print the version", runVersion},
+		"build":       {"write the image a VISO describes to an ISO file", runBuild},
+		"driver":      {"run the CSI driver (node, controller or both)", runDriver},
+		"mount":       {"serve a VISO's image as DIR/disk.img until interrupted", runMount},
+		"fuse-holder": {"keep the node plugin's FUSE connections alive across its restarts", runHolder},
+		"inspect":     {"print a VISO's UUID, arguments and parsed plan", runInspect},
+		"rm":          {"delete a VISO like VirtualBox's close-with-delete", runRm},
+		"version":     {"print the version", runVersion},
 	}
 }
 

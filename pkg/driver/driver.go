@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/csi-viso/csi-viso/pkg/driver/serve"
+	"github.com/csi-viso/csi-viso/pkg/driver/serve/holder"
+	"github.com/csi-viso/csi-viso/pkg/driver/serve/reflink"
 	"io/fs"
 	"net"
 	"net/http"
@@ -36,6 +39,9 @@ type Driver struct {
 	reconciled atomic.Bool
 	srv        *grpc.Server
 	metrics    *metrics
+
+	reflinkErr error          // why the state folder cannot share blocks (nil: it can)
+	holder     *holder.Client // keeps FUSE descriptors across restarts; nil: none
 }
 
 // New checks opts and opens the state directory. In node mode call
@@ -61,6 +67,17 @@ func New(opts Options) (*Driver, error) {
 	d.metrics = newMetrics(d)
 	if !opts.Mode.node() {
 		d.reconciled.Store(true)
+	} else {
+		if opts.ServeMode != serve.ModeFUSE {
+			d.reflinkErr = reflink.Probe(st.Dir())
+			klog.InfoS("Reflink probe of the state folder", "dir", st.Dir(), "fsType", reflink.FSType(st.Dir()), "serveMode", opts.ServeMode, "err", d.reflinkErr)
+			if d.reflinkErr != nil && opts.ServeMode == serve.ModeReflink {
+				return nil, fmt.Errorf("driver: --serve-mode=reflink: %w", d.reflinkErr)
+			}
+		}
+		if opts.FUSEHolder != "" {
+			d.holder = &holder.Client{Path: opts.FUSEHolder}
+		}
 	}
 	return d, nil
 }

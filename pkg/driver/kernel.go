@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
@@ -31,6 +30,14 @@ func kernelServable(fi os.FileInfo) bool {
 // resolver: the kernel is then pointed at /proc/self/fd/N, the very file the
 // resolver checked, not a path a symlink swap could redirect.
 func (d *Driver) openImageFile(rec *state.NodeVolume) (*os.File, error) {
+	if rec.Materialized != "" {
+		// Our own file in the state folder, not a user-named path.
+		f, err := os.Open(rec.Materialized)
+		if err != nil {
+			return nil, withCode(codes.FailedPrecondition, fmt.Errorf("materialised image: %w", err))
+		}
+		return f, nil
+	}
 	res, err := d.mediaResolver()
 	if err != nil {
 		return nil, err
@@ -43,46 +50,22 @@ func (d *Driver) openImageFile(rec *state.NodeVolume) (*os.File, error) {
 	return f, nil
 }
 
-// kernelServeDir publishes the ISO at dir as dir/<FileName>, read-only.
-func (d *Driver) kernelServeDir(rec *state.NodeVolume, dir string) (err error) {
+// kernelServeDir publishes the image file at dir as dir/<FileName>, read-only.
+func (d *Driver) kernelServeDir(rec *state.NodeVolume, dir string) error {
 	f, err := d.openImageFile(rec)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+	if err := serve.BindFile(f, dir, rec.FileName); err != nil {
+		return err
 	}
-	const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	const opts = "size=4k,nr_inodes=4,mode=0555"
-	if err := unix.Mount(FSNameKernel, dir, "tmpfs", flags, opts); err != nil {
-		return fmt.Errorf("mount tmpfs at %s: %w", dir, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = unmountAll(dir)
-		}
-	}()
-	file := filepath.Join(dir, rec.FileName)
-	if err := os.WriteFile(file, nil, 0o444); err != nil {
-		return fmt.Errorf("create %s: %w", file, err)
-	}
-	src := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	if err := unix.Mount(src, file, "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind %s to %s: %w", rec.Image, file, err)
-	}
-	if err := unix.Mount("", file, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|flags, ""); err != nil {
-		return fmt.Errorf("make %s read-only: %w", file, err)
-	}
-	if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_RDONLY|flags, opts); err != nil {
-		return fmt.Errorf("make %s read-only: %w", dir, err)
-	}
-	klog.InfoS("Serving plain ISO through the kernel", "image", rec.Image, "dir", dir, "file", rec.FileName)
+	klog.InfoS("Serving image file through the kernel", "image", rec.Image, "materialized", rec.Materialized, "dir", dir, "file", rec.FileName)
 	return nil
 }
 
 // FSNameKernel is the source name of the kernel path's tmpfs in /proc/mounts.
-const FSNameKernel = "csi-viso-kernel"
+const FSNameKernel = serve.FSNameKernel
 
 // kernelServe prepares a kernel-path volume at stage (or ephemeral publish)
 // time: a loop device for block, the tmpfs+bind for an ephemeral volume,

@@ -11,6 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+	"k8s.io/klog/v2"
+
+	"github.com/csi-viso/csi-viso/pkg/driver/state"
 )
 
 // metrics are the driver's Prometheus metrics, on a registry of its own so
@@ -20,6 +23,13 @@ type metrics struct {
 	calls      *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	closedRead atomic.Int64 // bytes served by servers already stopped
+	modes      *prometheus.CounterVec
+}
+
+// decided counts the serve mode a volume got.
+func (m *metrics) decided(rec *state.NodeVolume) {
+	m.modes.WithLabelValues(rec.Mode).Inc()
+	klog.InfoS("Volume serve mode", "volumeID", rec.VolumeID, "mode", rec.Mode, "reason", rec.ModeReason)
 }
 
 func newMetrics(d *Driver) *metrics {
@@ -35,7 +45,11 @@ func newMetrics(d *Driver) *metrics {
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"method"}),
 	}
-	m.reg.MustRegister(m.calls, m.duration,
+	m.modes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "csi_viso", Name: "serve_mode_total",
+		Help: "Volumes served, by serve mode (kernel, reflink, fuse); the log line \"Volume serve mode\" says why.",
+	}, []string{"mode"})
+	m.reg.MustRegister(m.calls, m.duration, m.modes,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "csi_viso", Name: "images_open",
 			Help: "Images this process serves now (FUSE servers and kernel-path volumes).",

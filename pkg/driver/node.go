@@ -297,6 +297,12 @@ func (s *nodeServer) publishEphemeral(ctx context.Context, id, target string, vc
 		_ = s.d.unmountTarget(target)
 		return nil, err
 	}
+	// The serve mode (and a materialised file) must be known after a restart.
+	if err := s.d.store.PutNodeVolume(*nrec); err != nil {
+		s.d.abandon(id, nrec, lv)
+		_ = s.d.unmountTarget(target)
+		return nil, withCode(codes.Internal, err)
+	}
 	s.d.setLive(id, lv)
 	klog.InfoS("Ephemeral volume published", "volumeID", id, "target", target)
 	return &csi.NodePublishVolumeResponse{}, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/csi-viso/csi-viso/pkg/backend"
 	"github.com/csi-viso/csi-viso/pkg/driver/serve"
+	"github.com/csi-viso/csi-viso/pkg/driver/serve/reflink"
 	"github.com/csi-viso/csi-viso/pkg/driver/source"
 	"github.com/csi-viso/csi-viso/pkg/driver/state"
 )
@@ -72,6 +73,7 @@ func (d *Driver) newNodeRecord(ctx context.Context, volumeID, kind, serveDir str
 		rec.Image = p
 		if fi, err := res.Stat(p); err == nil && kernelServable(fi) {
 			rec.Kernel = true
+			rec.Mode, rec.ModeReason = string(serve.ModeKernel), "world-readable plain ISO"
 		}
 		return rec, nil
 	}
@@ -102,17 +104,102 @@ func objectName(a Attributes) string {
 	return "configmap " + a.ConfigMap
 }
 
-// serveVolume opens the image of rec and FUSE-serves it at rec.ServeDir,
-// attaching a loop device for block volumes. A mount left at ServeDir by a
-// dead server is removed first so that ours does not stack on it.
+// serveVolume serves the image of rec at rec.ServeDir, top-down: a plain
+// world-readable ISO goes to the kernel as it is; any other image is opened
+// and then either materialised (reflink: a file sharing the sources' blocks,
+// served by the kernel) or served through FUSE, as the serve mode and the
+// state folder's file system allow. Block volumes get a loop device over the
+// result. rec records the mode and why.
 func (d *Driver) serveVolume(ctx context.Context, rec *state.NodeVolume) (*liveVolume, error) {
 	if rec.Kernel {
-		return d.kernelServe(rec)
+		lv, err := d.kernelServe(rec)
+		if err == nil {
+			d.metrics.decided(rec)
+		}
+		return lv, err
 	}
 	img, err := d.openVolumeImage(ctx, rec)
 	if err != nil {
 		return nil, err
 	}
+	mode, reason := d.chooseMode()
+	if mode == serve.ModeReflink {
+		lv, err := d.materialize(ctx, rec, img)
+		switch {
+		case err == nil:
+			d.metrics.decided(rec)
+			return lv, nil
+		case d.opts.ServeMode == serve.ModeAuto && (errors.Is(err, reflink.ErrNotSupported) || errors.Is(err, reflink.ErrTooMuchCopy)):
+			mode, reason = serve.ModeFUSE, err.Error()
+		default:
+			_ = img.Close(false)
+			return nil, withCode(codes.FailedPrecondition, fmt.Errorf("volume %q: serve mode reflink: %w", rec.VolumeID, err))
+		}
+	}
+	rec.Mode, rec.ModeReason = string(mode), reason
+	lv, err := d.fuseServe(ctx, rec, img)
+	if err != nil {
+		return nil, err
+	}
+	d.metrics.decided(rec)
+	return lv, nil
+}
+
+// chooseMode decides before trying: FUSE when asked for or when the state
+// folder cannot share blocks at all (probed once at start), else reflink.
+func (d *Driver) chooseMode() (serve.Mode, string) {
+	switch {
+	case d.opts.ServeMode == serve.ModeFUSE:
+		return serve.ModeFUSE, "serve mode fuse asked for"
+	case d.reflinkErr != nil && d.opts.ServeMode == serve.ModeAuto:
+		return serve.ModeFUSE, d.reflinkErr.Error()
+	}
+	return serve.ModeReflink, "state folder shares blocks with the sources"
+}
+
+// reflinkMaxCopy bounds, in auto mode, what a materialised image may copy
+// rather than share (metadata, answer files, added files whose data is not
+// block-aligned in the image): past it, FUSE serves the volume without
+// using the disk. Serve mode reflink copies whatever it must.
+const reflinkMaxCopy = 256 << 20
+
+// materialize writes the image into the volume's state folder, closes img
+// (the file stands alone) and serves the file through the kernel path.
+func (d *Driver) materialize(ctx context.Context, rec *state.NodeVolume, img backend.Image) (*liveVolume, error) {
+	if d.reflinkErr != nil {
+		return nil, d.reflinkErr
+	}
+	ri, ok := img.(reflink.Image)
+	if !ok {
+		return nil, fmt.Errorf("image cannot name its host extents: %w", reflink.ErrNotSupported)
+	}
+	path := filepath.Join(d.store.NodeDir(rec.VolumeID), "image.iso")
+	start := time.Now()
+	var opts reflink.Options
+	if d.opts.ServeMode == serve.ModeAuto {
+		opts.MaxCopyBytes = reflinkMaxCopy
+	}
+	st, err := reflink.Materialize(ctx, ri, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	_ = img.Close(false)
+	rec.Kernel, rec.Materialized = true, path
+	rec.Mode, rec.ModeReason = string(serve.ModeReflink), fmt.Sprintf("%s: %d bytes shared, %d copied", reflink.FSType(path), st.Cloned, st.Copied)
+	klog.InfoS("Materialised image", "volumeID", rec.VolumeID, "path", path, "size", st.Size, "cloned", st.Cloned, "copied", st.Copied, "duration", time.Since(start))
+	lv, err := d.kernelServe(rec)
+	if err != nil {
+		_ = os.Remove(path)
+		rec.Kernel, rec.Materialized = false, ""
+		return nil, err
+	}
+	return lv, nil
+}
+
+// fuseServe FUSE-serves img at rec.ServeDir and hands the connection to the
+// holder, so a restart of this process only pauses readers. A mount left at
+// ServeDir by a dead server is removed first so that ours does not stack on it.
+func (d *Driver) fuseServe(ctx context.Context, rec *state.NodeVolume, img backend.Image) (*liveVolume, error) {
 	if err := os.MkdirAll(rec.ServeDir, 0o750); err != nil {
 		_ = img.Close(false)
 		return nil, fmt.Errorf("create %s: %w", rec.ServeDir, err)
@@ -127,6 +214,7 @@ func (d *Driver) serveVolume(ctx context.Context, rec *state.NodeVolume) (*liveV
 		return nil, err
 	}
 	lv := &liveVolume{img: img, srv: srv, size: img.Size()}
+	d.hold(rec, srv)
 	rec.Loop = ""
 	if rec.Block {
 		dev, err := serve.AttachLoop(srv.Path())
@@ -139,6 +227,19 @@ func (d *Driver) serveVolume(ctx context.Context, rec *state.NodeVolume) (*liveV
 	return lv, nil
 }
 
+// hold gives the holder a copy of the server's descriptor. Without one the
+// volume is served all the same, but a restart ends it: the reason says so.
+func (d *Driver) hold(rec *state.NodeVolume, srv *serve.Server) {
+	if d.holder == nil {
+		rec.ModeReason += "; no FUSE holder configured: a plugin restart ends this volume"
+		return
+	}
+	if err := d.holder.Put(rec.VolumeID, srv.Fd(), srv.Handover()); err != nil {
+		klog.ErrorS(err, "FUSE holder unavailable: this volume will not survive a plugin restart", "volumeID", rec.VolumeID)
+		rec.ModeReason += "; FUSE holder unavailable: a plugin restart ends this volume"
+	}
+}
+
 // stopServing detaches the loop device and unmounts the FUSE server of rec
 // (live or dead), then closes the image. Errors are collected; the caller
 // decides whether the record may go.
@@ -147,6 +248,11 @@ func (d *Driver) stopServing(rec *state.NodeVolume, lv *liveVolume) error {
 	if rec.Loop != "" {
 		if err := serve.DetachLoop(rec.Loop); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if !rec.Kernel && d.holder != nil {
+		if err := d.holder.Delete(rec.VolumeID); err != nil {
+			klog.InfoS("FUSE holder: could not drop the descriptor (it drops it itself once the mount is gone)", "volumeID", rec.VolumeID, "err", err)
 		}
 	}
 	if lv != nil && lv.srv != nil {

@@ -2,6 +2,8 @@ package driver
 
 import (
 	"fmt"
+
+	"github.com/csi-viso/csi-viso/pkg/driver/serve"
 	"os"
 	"path/filepath"
 )
@@ -58,6 +60,13 @@ type Options struct {
 	HealthAddress string
 	// MetricsAddress, when set, is where Run serves Prometheus /metrics.
 	MetricsAddress string
+
+	// ServeMode picks how images are served (serve.ModeAuto when empty).
+	ServeMode serve.Mode
+	// FUSEHolder is the socket of the FUSE descriptor holder (csi-viso
+	// fuse-holder) that keeps FUSE mounts alive across plugin restarts;
+	// empty: none, and a restart ends every FUSE-served volume.
+	FUSEHolder string
 }
 
 func (o *Options) validate() error {
@@ -66,6 +75,12 @@ func (o *Options) validate() error {
 	}
 	if o.Mode == "" {
 		o.Mode = ModeAll
+	}
+	if o.ServeMode == "" {
+		o.ServeMode = serve.ModeAuto
+	}
+	if _, err := serve.ParseMode(string(o.ServeMode)); err != nil {
+		return err
 	}
 	if _, err := ParseMode(string(o.Mode)); err != nil {
 		return err

@@ -2,8 +2,15 @@ package driver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/csi-viso/csi-viso/pkg/driver/serve"
+	"github.com/csi-viso/csi-viso/pkg/driver/serve/holder"
 
 	"k8s.io/klog/v2"
 
@@ -34,6 +41,16 @@ func (d *Driver) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	held := d.takeHeld()
+	defer func() {
+		// Descriptors no record claims (or that could not be resumed).
+		for id, h := range held {
+			unix.Close(h.Fd)
+			if err := d.holder.Delete(id); err != nil {
+				klog.InfoS("FUSE holder: could not drop a stale descriptor", "volumeID", id, "err", err)
+			}
+		}
+	}()
 	var errs []error
 	for _, e := range entries {
 		if e.Volume == nil {
@@ -42,6 +59,14 @@ func (d *Driver) Reconcile(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 			continue
+		}
+		if h, ok := held[e.Volume.VolumeID]; ok && !e.Volume.Kernel {
+			delete(held, e.Volume.VolumeID)
+			err := d.resume(ctx, e.Volume, h)
+			if err == nil {
+				continue
+			}
+			klog.ErrorS(err, "Reconcile: cannot take the FUSE connection over; serving the volume anew", "volumeID", e.Volume.VolumeID)
 		}
 		if err := d.reconcileVolume(ctx, e.Volume); err != nil {
 			errs = append(errs, fmt.Errorf("volume %q: %w", e.Volume.VolumeID, err))
@@ -122,5 +147,50 @@ func (d *Driver) reconcileKernel(rec *state.NodeVolume) error {
 	}
 	d.setLive(rec.VolumeID, &liveVolume{size: fi.Size()})
 	klog.InfoS("Reconcile: kernel-served volume kept", "volumeID", rec.VolumeID, "image", rec.Image, "targets", len(rec.Targets))
+	return nil
+}
+
+// takeHeld fetches the FUSE descriptors the holder kept while this process
+// was down (none without a holder).
+func (d *Driver) takeHeld() map[string]holder.Held {
+	if d.holder == nil {
+		return nil
+	}
+	held, err := d.holder.Take()
+	if err != nil {
+		klog.ErrorS(err, "Reconcile: FUSE holder unavailable; FUSE volumes are served anew (their readers got errors)")
+		return nil
+	}
+	klog.InfoS("Reconcile: FUSE descriptors from the holder", "count", len(held))
+	return held
+}
+
+// resume serves a FUSE volume again on the connection the holder kept: the
+// mount, its binds and loop device stayed as they were, and readers only
+// waited. The descriptor is the new server's on success, closed on failure.
+func (d *Driver) resume(ctx context.Context, rec *state.NodeVolume, h holder.Held) error {
+	var ho serve.Handover
+	if err := json.Unmarshal(h.Meta, &ho); err != nil {
+		unix.Close(h.Fd)
+		return fmt.Errorf("holder description: %w", err)
+	}
+	if ho.Dir != filepath.Clean(rec.ServeDir) {
+		unix.Close(h.Fd)
+		return fmt.Errorf("held connection serves %s, the record says %s: %w", ho.Dir, rec.ServeDir, serve.ErrNotResumable)
+	}
+	img, err := d.openVolumeImage(ctx, rec)
+	if err != nil {
+		unix.Close(h.Fd)
+		return err
+	}
+	srv, err := serve.Resume(h.Fd, ho, img, serve.Options{FileName: rec.FileName})
+	if err != nil {
+		unix.Close(h.Fd)
+		_ = img.Close(false)
+		return err
+	}
+	d.setLive(rec.VolumeID, &liveVolume{img: img, srv: srv, size: img.Size()})
+	d.metrics.decided(rec)
+	klog.InfoS("Reconcile: resumed FUSE volume; readers only paused", "volumeID", rec.VolumeID, "dir", rec.ServeDir, "targets", len(rec.Targets), "loop", rec.Loop)
 	return nil
 }

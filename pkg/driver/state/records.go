@@ -95,6 +95,12 @@ type NodeVolume struct {
 	// Kernel: a world-readable plain ISO served without FUSE (bind mount of
 	// the file, or a loop device over it); it survives plugin restarts.
 	Kernel bool `json:"kernel,omitempty"`
+	// Mode is how the image is served (kernel, reflink or fuse) and
+	// ModeReason why; Materialized is the image file of a reflink volume
+	// (served by the kernel like a plain ISO, so Kernel is set too).
+	Mode         string `json:"mode,omitempty"`
+	ModeReason   string `json:"modeReason,omitempty"`
+	Materialized string `json:"materialized,omitempty"`
 	// Unattended: the volume asked for the UnattendedInstall cleanup rule.
 	Unattended bool `json:"unattended,omitempty"`
 }
