@@ -38,6 +38,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if p := os.Getenv(envRead); p != "" {
+		os.Exit(runReader(p))
+	}
 	if c := os.Getenv(envCase); c != "" {
 		flag.Parse() // ginkgo reads its flags (-ginkgo.v) from the command line
 		os.Exit(runChild(c, os.Getenv(envBin), os.Getenv(envWork)))

@@ -86,7 +86,6 @@ type inHeader struct {
 	gid     uint32
 	pid     uint32
 	extlen  uint16
-	padding uint16
 }
 
 func parseInHeader(b []byte) inHeader {
