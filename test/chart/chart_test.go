@@ -75,8 +75,14 @@ func TestNodeDefaults(t *testing.T) {
 		t.Fatal("no node DaemonSet")
 	}
 	spec := &ds.Spec.Template.Spec
-	if got := containerNames(spec); got != "csi-viso" {
-		t.Errorf("containers = %s, want only csi-viso (built-in registration and health)", got)
+	if got := containerNames(spec); got != "csi-viso,fuse-holder" {
+		t.Errorf("containers = %s, want csi-viso (built-in registration and health) and fuse-holder", got)
+	}
+	h := container(spec, "fuse-holder")
+	if h == nil || !slices.Equal(h.Args, []string{"fuse-holder", "--socket=/var/lib/csi-viso/fuse-holder.sock"}) {
+		t.Errorf("fuse-holder container: %+v", h)
+	} else if h.SecurityContext != nil && h.SecurityContext.Privileged != nil && *h.SecurityContext.Privileged {
+		t.Error("fuse-holder needs no privileges, but is privileged")
 	}
 	c := container(spec, "csi-viso")
 	if c == nil {
@@ -86,7 +92,8 @@ func TestNodeDefaults(t *testing.T) {
 		t.Error("node plugin is not privileged")
 	}
 	for _, a := range []string{"driver", "--mode=node", "--endpoint=unix:///csi/csi.sock", "--node-id=$(NODE_NAME)",
-		"--state-dir=/var/lib/csi-viso", "--kubelet-dir=/var/lib/kubelet", "--health-address=:9808", "--v=2"} {
+		"--state-dir=/var/lib/csi-viso", "--kubelet-dir=/var/lib/kubelet", "--health-address=:9808", "--v=2",
+		"--serve-mode=auto", "--fuse-holder=/var/lib/csi-viso/fuse-holder.sock"} {
 		if !hasArg(c, a) {
 			t.Errorf("node args %q lack %s", c.Args, a)
 		}
@@ -237,10 +244,24 @@ mediaRoots:
 	}
 }
 
+// TestServeModeValues: serveMode reaches the plugin, a bad one is refused
+// by the schema, and without the holder the plugin is not told of one.
+func TestServeModeValues(t *testing.T) {
+	objs := render(t, nil, "serveMode=reflink", "fuseHolder.enabled=false")
+	spec := &objs.DaemonSet(nodeName).Spec.Template.Spec
+	c := container(spec, "csi-viso")
+	if !hasArg(c, "--serve-mode=reflink") || len(argsWithPrefix(c, "--fuse-holder")) != 0 || container(spec, "fuse-holder") != nil {
+		t.Errorf("serveMode=reflink without holder: containers %s, args %q", containerNames(spec), c.Args)
+	}
+	if _, err := renderRaw(t, nil, "serveMode=fast"); err == nil {
+		t.Error("serveMode=fast accepted")
+	}
+}
+
 func TestUpstreamSidecars(t *testing.T) {
 	objs := render(t, nil, "sidecars.upstream.enabled=true", "kubeletDir=/var/snap/k8s/kubelet")
 	spec := &objs.DaemonSet(nodeName).Spec.Template.Spec
-	if got := containerNames(spec); got != "csi-viso,node-driver-registrar,liveness-probe" {
+	if got := containerNames(spec); got != "csi-viso,fuse-holder,node-driver-registrar,liveness-probe" {
 		t.Fatalf("node containers = %s", got)
 	}
 	c := container(spec, "csi-viso")
