@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/csi-viso/csi-viso/internal/confine"
 	"github.com/csi-viso/csi-viso/pkg/driver/source"
@@ -54,6 +55,24 @@ var sourceCodes = []struct {
 	{source.ErrInvalidVISO, codes.FailedPrecondition},
 }
 
+// apiCode maps the Kubernetes API's status reasons that the source layer
+// does not turn into a sentinel of its own.
+func apiCode(err error) (codes.Code, bool) {
+	switch {
+	case apierrors.IsNotFound(err):
+		return codes.NotFound, true
+	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
+		return codes.Aborted, true
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+		return codes.InvalidArgument, true
+	case apierrors.IsTooManyRequests(err), apierrors.IsServiceUnavailable(err), apierrors.IsServerTimeout(err):
+		return codes.Unavailable, true
+	case apierrors.IsTimeout(err):
+		return codes.DeadlineExceeded, true
+	}
+	return codes.OK, false
+}
+
 // codeOf decides the gRPC code of err: an explicit mark wins, then the
 // sentinels of the layers below, then context errors; anything else is
 // Internal.
@@ -65,10 +84,21 @@ func codeOf(err error) codes.Code {
 	if s, ok := status.FromError(err); ok && s.Code() != codes.Unknown {
 		return s.Code()
 	}
+	// The plugin's own identity is refused: no retry of the request helps
+	// until the operator fixes RBAC or credentials, whatever the object.
+	switch {
+	case apierrors.IsForbidden(err):
+		return codes.PermissionDenied
+	case apierrors.IsUnauthorized(err):
+		return codes.Unauthenticated
+	}
 	for _, m := range sourceCodes {
 		if errors.Is(err, m.err) {
 			return m.code
 		}
+	}
+	if c, ok := apiCode(err); ok {
+		return c
 	}
 	switch {
 	case errors.Is(err, confine.ErrOutsideRoot), errors.Is(err, confine.ErrSpecialFile):

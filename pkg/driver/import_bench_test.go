@@ -19,7 +19,7 @@ import (
 // writeBaseISO synthesises a base installer ISO of about size bytes into path:
 // 2 000 small files plus one big file making up the rest. Zero MiBs are skipped,
 // so a 4 GiB base costs a few MiB of disk.
-func writeBaseISO(b *testing.B, path string, size int64) {
+func writeBaseISO(b testing.TB, path string, size int64) {
 	b.Helper()
 	src := b.TempDir()
 	body := "--iprt-iso-maker-file-marker-bourne-sh 11111111-2222-4333-8444-555555555555\n--rock-ridge\n--volume-id=BASE\n"

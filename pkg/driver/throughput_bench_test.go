@@ -115,7 +115,7 @@ type throughput struct{ coldSrc, coldPub, warmSrc, warmPub []float64 }
 
 // report gives the median of each kind (robust to a round disturbed by
 // other work on the machine) and every round's numbers.
-func (m *throughput) report(b *testing.B, name string) {
+func (m *throughput) report(b *testing.B, name string) (cold, warm float64) {
 	median := func(x []float64) float64 {
 		s := slices.Clone(x)
 		slices.Sort(s)
@@ -138,8 +138,9 @@ func (m *throughput) report(b *testing.B, name string) {
 		}
 		return strings.Join(s, " ")
 	}
-	b.Logf("%s: cold %.0f%% (source %s, published %s MB/s); warm %.0f%% (source %s, published %s MB/s); targets 70%% cold, 65%% warm",
+	b.Logf("%s: cold %.0f%% (source %s, published %s MB/s); warm %.0f%% (source %s, published %s MB/s)",
 		name, 100*cp/cs, per(m.coldSrc), per(m.coldPub), 100*wp/ws, per(m.warmSrc), per(m.warmPub))
+	return cp / cs, wp / ws
 }
 
 // buildVISOFile writes the image of the VISO text v to out, as `csi-viso
