@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"google.golang.org/grpc/codes"
@@ -34,6 +35,53 @@ func (s *controllerServer) ControllerGetCapabilities(context.Context, *csi.Contr
 func volumeIDFor(name string) string {
 	sum := sha256.Sum256([]byte(name))
 	return "viso-" + hex.EncodeToString(sum[:16])
+}
+
+// unattendedIDPrefix starts the ID of a volume whose deletion must apply the
+// UnattendedInstall cleanup: the ID carries the source object, so
+// DeleteVolume can clean up even when the controller that created the volume
+// (and its records) is gone. ':' cannot occur in namespaces, object names or
+// keys, so the fields split unambiguously.
+const unattendedIDPrefix = "viso-u1:"
+
+// maxVolumeIDLength is what the CSI spec asks COs to accept at least.
+const maxVolumeIDLength = 128
+
+// unattendedVolumeID is the ID of an unattended volume created under name
+// for ref, or "" when it would be longer than maxVolumeIDLength.
+func unattendedVolumeID(name string, ref source.Ref) string {
+	kind, obj := "cm", ref.ConfigMap
+	if ref.Secret != "" {
+		kind, obj = "secret", ref.Secret
+	}
+	sum := sha256.Sum256([]byte(name))
+	id := unattendedIDPrefix + strings.Join([]string{ref.Namespace, kind, obj, ref.Key, hex.EncodeToString(sum[:8])}, ":")
+	if len(id) > maxVolumeIDLength {
+		return ""
+	}
+	return id
+}
+
+// refFromVolumeID recovers the source object of an unattended volume ID.
+func refFromVolumeID(id string) (source.Ref, bool) {
+	rest, ok := strings.CutPrefix(id, unattendedIDPrefix)
+	if !ok {
+		return source.Ref{}, false
+	}
+	f := strings.Split(rest, ":")
+	if len(f) != 5 || f[0] == "" || f[2] == "" {
+		return source.Ref{}, false
+	}
+	ref := source.Ref{Namespace: f[0], Key: f[3]}
+	switch f[1] {
+	case "cm":
+		ref.ConfigMap = f[2]
+	case "secret":
+		ref.Secret = f[2]
+	default:
+		return source.Ref{}, false
+	}
+	return ref, true
 }
 
 func checkCapabilities(caps []*csi.VolumeCapability) error {
@@ -81,16 +129,6 @@ func (s *controllerServer) CreateVolume(ctx context.Context, req *csi.CreateVolu
 	}
 	defer unlock()
 
-	id := volumeIDFor(name)
-	if rec, err := s.d.store.ControllerVolume(id); err == nil {
-		if rec.Name != name || !maps.Equal(rec.Parameters, params) || rec.RequiredBytes != required || rec.LimitBytes != limit {
-			return nil, errorf(codes.AlreadyExists, "volume %q exists with other parameters or capacity range", name)
-		}
-		return &csi.CreateVolumeResponse{Volume: &csi.Volume{VolumeId: rec.VolumeID, CapacityBytes: rec.CapacityBytes, VolumeContext: rec.VolumeContext}}, nil
-	} else if !errors.Is(err, state.ErrNotFound) {
-		return nil, withCode(codes.Internal, err)
-	}
-
 	vctx := maps.Clone(params)
 	if vctx == nil {
 		vctx = map[string]string{}
@@ -106,7 +144,26 @@ func (s *controllerServer) CreateVolume(ctx context.Context, req *csi.CreateVolu
 			return nil, err
 		}
 		vctx[AttrConfigMap] = cm
+		attrs.ConfigMap = cm
 	}
+	id := volumeIDFor(name)
+	if attrs.UnattendedInstall && attrs.fromObject() {
+		ref := source.Ref{Namespace: attrs.namespace(), ConfigMap: attrs.ConfigMap, Secret: attrs.Secret, Key: attrs.Key}
+		if uid := unattendedVolumeID(name, ref); uid != "" {
+			id = uid
+		} else {
+			klog.InfoS("Volume ID cannot carry the source object (longer than 128 bytes): its UnattendedInstall cleanup relies on this controller's records", "name", name, "object", ref)
+		}
+	}
+	if rec, err := s.d.store.ControllerVolume(id); err == nil {
+		if rec.Name != name || !maps.Equal(rec.Parameters, params) || rec.RequiredBytes != required || rec.LimitBytes != limit {
+			return nil, errorf(codes.AlreadyExists, "volume %q exists with other parameters or capacity range", name)
+		}
+		return &csi.CreateVolumeResponse{Volume: &csi.Volume{VolumeId: rec.VolumeID, CapacityBytes: rec.CapacityBytes, VolumeContext: rec.VolumeContext}}, nil
+	} else if !errors.Is(err, state.ErrNotFound) {
+		return nil, withCode(codes.Internal, err)
+	}
+
 	rec := state.ControllerVolume{
 		Name: name, VolumeID: id, Parameters: maps.Clone(params),
 		RequiredBytes: required, LimitBytes: limit, CapacityBytes: required,
@@ -167,6 +224,13 @@ func (s *controllerServer) DeleteVolume(ctx context.Context, req *csi.DeleteVolu
 	defer unlock()
 	rec, err := s.d.store.ControllerVolume(id)
 	if errors.Is(err, state.ErrNotFound) {
+		// A controller that did not create the volume (replaced pod, lost
+		// state): the ID itself names what an unattended volume must clean.
+		if ref, ok := refFromVolumeID(id); ok {
+			if err := s.d.cleanUnattended(ctx, id, ref); err != nil {
+				return nil, err
+			}
+		}
 		return &csi.DeleteVolumeResponse{}, nil
 	}
 	if err != nil {
@@ -178,14 +242,8 @@ func (s *controllerServer) DeleteVolume(ctx context.Context, req *csi.DeleteVolu
 	}
 	if attrs.UnattendedInstall && attrs.fromObject() {
 		ref := source.Ref{Namespace: attrs.namespace(), ConfigMap: attrs.ConfigMap, Secret: attrs.Secret, Key: attrs.Key}
-		removed, deleted, err := s.d.opts.Source.RemoveUnattended(ctx, ref)
-		switch {
-		case errors.Is(err, source.ErrObjectNotFound):
-			klog.InfoS("Unattended cleanup: source object already gone", "volumeID", id, "object", ref)
-		case err != nil:
-			return nil, fmt.Errorf("volume %q: unattended cleanup: %w", id, err)
-		default:
-			klog.InfoS("Unattended cleanup of the source object", "volumeID", id, "object", ref, "removedKeys", removed, "objectDeleted", deleted)
+		if err := s.d.cleanUnattended(ctx, id, ref); err != nil {
+			return nil, err
 		}
 	}
 	if err := s.d.store.DeleteControllerVolume(id); err != nil {
@@ -219,4 +277,19 @@ func (s *controllerServer) ValidateVolumeCapabilities(_ context.Context, req *cs
 		VolumeCapabilities: req.GetVolumeCapabilities(),
 		Parameters:         req.GetParameters(),
 	}}, nil
+}
+
+// cleanUnattended applies the UnattendedInstall rule to the source object of
+// a deleted volume; an object already gone is fine.
+func (d *Driver) cleanUnattended(ctx context.Context, id string, ref source.Ref) error {
+	removed, deleted, err := d.opts.Source.RemoveUnattended(ctx, ref)
+	switch {
+	case errors.Is(err, source.ErrObjectNotFound):
+		klog.InfoS("Unattended cleanup: source object already gone", "volumeID", id, "object", ref)
+	case err != nil:
+		return fmt.Errorf("volume %q: unattended cleanup: %w", id, err)
+	default:
+		klog.InfoS("Unattended cleanup of the source object", "volumeID", id, "object", ref, "removedKeys", removed, "objectDeleted", deleted)
+	}
+	return nil
 }
