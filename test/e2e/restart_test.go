@@ -7,10 +7,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,9 +28,11 @@ const loopScript = `while true; do r=$(sha256sum /iso/disk.img 2>&1); echo "$(da
 // observeAfter is how long the readers are watched once the new plugin is ready.
 const observeAfter = 20 * time.Second
 
-// testPluginRestart deletes the node plugin pod (the DaemonSet recreates it) while one
-// pod reads a claim's volume and another an inline volume in a loop, and records what
-// the readers see and what the new plugin does.
+// testPluginRestart SIGKILLs the node plugin's process (an OOM kill or a crash; the
+// kubelet restarts its container, the FUSE holder container beside it keeps the
+// connections) while pods read a claim's volume and inline volumes in a loop, each read
+// opening the image anew. The readers must never see an error: the restarted plugin takes
+// the FUSE connections back from the holder, and a read in flight only pauses.
 func testPluginRestart(t *testing.T, e *env) {
 	ctx := testCtx(t, 5*time.Minute)
 	ns := e.newNamespace(t, ctx, "e2e-restart")
@@ -38,8 +42,7 @@ func testPluginRestart(t *testing.T, e *env) {
 	e.claim(t, ctx, ns, "iso", "viso", "seed", corev1.PersistentVolumeFilesystem)
 
 	// Each volume kind read by a pod with the default mount propagation (None: the
-	// container keeps the mount it was given) and by one with HostToContainer (mounts the
-	// node makes later at the target reach the container).
+	// container keeps the mount it was given) and by one with HostToContainer.
 	h2c := corev1.MountPropagationHostToContainer
 	readers := map[string]corev1.VolumeSource{
 		"reader-claim":      claimVolume("iso"),
@@ -61,66 +64,90 @@ func testPluginRestart(t *testing.T, e *env) {
 		e.waitReads(t, ctx, ns, name, want, 2)
 	}
 
-	old := e.nodePluginPod(t, ctx, "")
-	oldLogs := e.followLogs(ctx, old.Name)
-	deleted := time.Now()
-	if err := e.c.Client.CoreV1().Pods(e.namespace).Delete(ctx, old.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatalf("delete node plugin pod %s: %v", old.Name, err)
-	}
-	t.Logf("deleted node plugin pod %s at %d", old.Name, deleted.Unix())
-	fresh := e.nodePluginPod(t, ctx, string(old.UID))
-	ready := time.Now()
-	t.Logf("new node plugin pod %s ready %.1fs after the deletion", fresh.Name, ready.Sub(deleted).Seconds())
-	time.Sleep(observeAfter)
-
-	t.Logf("old plugin's last log lines (after the deletion request):\n%s", indent(oldLogs.since(deleted)))
-	newLogs, err := e.c.PodLogs(ctx, e.namespace, fresh.Name, "csi-viso")
+	pod := e.nodePluginPod(t, ctx, "")
+	restarts := containerRestarts(pod, "csi-viso")
+	pid, err := driverPID()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("new plugin's log:\n%s", indent(newLogs))
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL node plugin (pid %d): %v", pid, err)
+	}
+	t.Logf("SIGKILLed the node plugin process %d of pod %s at %d", pid, pod.Name, killed.Unix())
+	err = wait.PollUntilContextCancel(ctx, pollInterval, true, func(ctx context.Context) (bool, error) {
+		p, err := e.c.Client.CoreV1().Pods(e.namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		return containerRestarts(p, "csi-viso") > restarts && containerReady(p, "csi-viso"), nil
+	})
+	if err != nil {
+		t.Fatalf("node plugin container not restarted and Ready: %v", err)
+	}
+	t.Logf("node plugin container restarted and Ready %.1fs after the kill", time.Since(killed).Seconds())
+	time.Sleep(observeAfter)
 
-	// What the new plugin did: every volume served again (reconcile at start).
-	if n := strings.Count(newLogs, "Reconcile: serving volume again"); n != 3 {
-		t.Errorf("new plugin logged %d \"Reconcile: serving volume again\" lines, want 3 (the claim and two inline volumes)", n)
+	newLogs, err := e.c.PodLogs(ctx, e.namespace, pod.Name, "csi-viso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restarted plugin's log:\n%s", indent(newLogs))
+	if n := strings.Count(newLogs, "resumed FUSE volume"); n != 3 {
+		t.Errorf("restarted plugin logged %d \"resumed FUSE volume\" lines, want 3 (the claim and two inline volumes)", n)
 	}
 	for name := range readers {
 		logs, err := e.c.PodLogs(ctx, ns, name, "main")
 		if err != nil {
 			t.Fatal(err)
 		}
-		obs := summarise(logs, want, deleted.Unix())
+		obs := summarise(logs, want, killed.Unix())
 		t.Logf("%s: %s", name, obs)
-		t.Logf("%s reads from 3 s before the deletion on:\n%s", name, indent(linesFrom(logs, deleted.Unix()-3)))
-
-		// What the reader sees (observed on this cluster, see README.md): from the first
-		// read after the old plugin died, every open fails with ENOTCONN, and it does not
-		// recover when the new plugin serves the volume again, with either propagation.
-		if obs.okBefore == 0 {
-			t.Errorf("%s: no good read before the deletion", name)
+		if obs.okBefore == 0 || obs.okAfter < int(observeAfter/time.Second)/2 {
+			t.Errorf("%s: %d good reads before the kill, %d after; want reads going on", name, obs.okBefore, obs.okAfter)
 		}
-		if obs.firstOKAfterErr != "" || obs.lastOK {
-			t.Errorf("%s: a good read after the failures (%q): the reader recovered, which this test has not seen before; update README.md and the test", name, obs.firstOKAfterErr)
-		}
-		if !strings.Contains(obs.lastLine, "Transport endpoint is not connected") {
-			t.Errorf("%s: last read %q, want ENOTCONN (Transport endpoint is not connected)", name, obs.lastLine)
-		}
-
-		// While the node side is live again: the pod's target on the host reads the image.
-		p, err := e.c.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		targets, err := filepath.Glob(filepath.Join(kubeletDir, "pods", string(p.UID), "volumes", "kubernetes.io~csi", "*", "mount", "disk.img"))
-		if err != nil || len(targets) != 1 {
-			t.Fatalf("%s: target on the host: %v %v", name, targets, err)
-		}
-		if got, err := fileSHA(targets[0]); err != nil || got != want {
-			t.Errorf("%s: the host reads its target %s: SHA-256 %s, %v; want %s (the new plugin serves it again)", name, targets[0], got, err, want)
-		} else {
-			t.Logf("%s: the host reads the pod's target again after reconcile: %s", name, targets[0])
+		if obs.errs != 0 || !obs.lastOK {
+			t.Errorf("%s: %d failed reads across the plugin restart (first %q); want none, only a pause\n%s",
+				name, obs.errs, obs.firstErr, indent(linesFrom(logs, killed.Unix()-3)))
 		}
 	}
+}
+
+// driverPID finds the node plugin's process on this host (the e2e node).
+func driverPID() (int, error) {
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 2 && filepath.Base(args[0]) == "csi-viso" && args[1] == "driver" && slices.Contains(args, "--mode=node") {
+			return strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return 0, fmt.Errorf("no csi-viso driver --mode=node process on this host")
+}
+
+func containerRestarts(p *corev1.Pod, name string) int32 {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Name == name {
+			return c.RestartCount
+		}
+	}
+	return 0
+}
+
+func containerReady(p *corev1.Pod, name string) bool {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.Name == name {
+			return c.Ready
+		}
+	}
+	return false
 }
 
 // waitReads waits until the reader has logged n reads of the wanted hash.
@@ -166,55 +193,6 @@ func (e *env) nodePluginPod(t *testing.T, ctx context.Context, notUID string) *c
 		t.Fatalf("no Ready node plugin pod (other than UID %q): %v", notUID, err)
 	}
 	return found
-}
-
-// logStream collects a container's log as it is written, with the time each line arrived.
-type logStream struct {
-	mu    sync.Mutex
-	lines []timedLine
-}
-
-type timedLine struct {
-	at   time.Time
-	text string
-}
-
-// followLogs follows the csi-viso container of a node plugin pod until it ends.
-func (e *env) followLogs(ctx context.Context, pod string) *logStream {
-	ls := &logStream{}
-	go func() {
-		since := metav1.Now()
-		rc, err := e.c.Client.CoreV1().Pods(e.namespace).GetLogs(pod, &corev1.PodLogOptions{Container: "csi-viso", Follow: true, SinceTime: &since}).Stream(ctx)
-		if err != nil {
-			ls.add("(log stream failed: " + err.Error() + ")")
-			return
-		}
-		defer rc.Close()
-		sc := bufio.NewScanner(rc)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			ls.add(sc.Text())
-		}
-	}()
-	return ls
-}
-
-func (ls *logStream) add(s string) {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	ls.lines = append(ls.lines, timedLine{time.Now(), s})
-}
-
-func (ls *logStream) since(t time.Time) string {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	var b strings.Builder
-	for _, l := range ls.lines {
-		if !l.at.Before(t) {
-			b.WriteString(l.text + "\n")
-		}
-	}
-	return b.String()
 }
 
 // readerSummary condenses a reader's log after the plugin's deletion.
