@@ -79,6 +79,20 @@ func writeBaseISO(b testing.TB, path string, size int64) {
 	}
 }
 
+// remasterKeys is a ConfigMap whose VISO imports base the way VirtualBox's
+// unattended installer remasters a Linux ISO: a replaced boot menu and an
+// added answer file.
+func remasterKeys(base string) map[string]string {
+	return map[string]string{
+		"remaster.viso": "--iprt-iso-maker-file-marker-bourne-sh 5a0f7c1e-2b3d-4e6f-9a8b-7c6d5e4f3a2b\n" +
+			"--import-iso " + base + "\n--file-mode=0444\n" +
+			"isolinux/isolinux.cfg=:must-remove:\nisolinux/isolinux.cfg=Unattended-x-isolinux.cfg\n" +
+			"/preseed.cfg=Unattended-x-preseed.cfg\n",
+		"Unattended-x-isolinux.cfg": "default unattended\n",
+		"Unattended-x-preseed.cfg":  "d-i debian-installer/locale string en_US.UTF-8\n",
+	}
+}
+
 // BenchmarkNodePublishImport measures NodePublishVolume of an inline volume whose
 // VISO (from a ConfigMap) imports a base ISO from a media root, replaces a file
 // and adds one — the unattended-installer shape. Issue target: < 0.5 s and
@@ -92,14 +106,7 @@ func BenchmarkNodePublishImport(b *testing.B) {
 			e := newEnv(b)
 			base := filepath.Join(e.media, "base.iso")
 			writeBaseISO(b, base, bc.size)
-			keys := map[string]string{
-				"remaster.viso": "--iprt-iso-maker-file-marker-bourne-sh 5a0f7c1e-2b3d-4e6f-9a8b-7c6d5e4f3a2b\n" +
-					"--import-iso " + base + "\n--file-mode=0444\n" +
-					"isolinux/isolinux.cfg=:must-remove:\nisolinux/isolinux.cfg=Unattended-x-isolinux.cfg\n" +
-					"/preseed.cfg=Unattended-x-preseed.cfg\n",
-				"Unattended-x-isolinux.cfg": "default unattended\n",
-				"Unattended-x-preseed.cfg":  "d-i debian-installer/locale string en_US.UTF-8\n",
-			}
+			keys := remasterKeys(base)
 			ctx := context.Background()
 			if _, err := e.client.CoreV1().ConfigMaps(testNS).Create(ctx, configMap("remaster", keys), metav1.CreateOptions{}); err != nil {
 				b.Fatal(err)

@@ -39,14 +39,7 @@ func reflinkEnv(t testing.TB, mode serve.Mode, baseSize int64) (*env, map[string
 		o.MediaRoots = []string{media}
 		o.ServeMode = mode
 	})
-	keys := map[string]string{
-		"remaster.viso": "--iprt-iso-maker-file-marker-bourne-sh 5a0f7c1e-2b3d-4e6f-9a8b-7c6d5e4f3a2b\n" +
-			"--import-iso " + base + "\n--file-mode=0444\n" +
-			"isolinux/isolinux.cfg=:must-remove:\nisolinux/isolinux.cfg=Unattended-x-isolinux.cfg\n" +
-			"/preseed.cfg=Unattended-x-preseed.cfg\n",
-		"Unattended-x-isolinux.cfg": "default unattended\n",
-		"Unattended-x-preseed.cfg":  "d-i debian-installer/locale string en_US.UTF-8\n",
-	}
+	keys := remasterKeys(base)
 	if _, err := e.client.CoreV1().ConfigMaps(testNS).Create(context.Background(), configMap("remaster", keys), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +162,7 @@ func BenchmarkServeModes4GiB(b *testing.B) {
 		b.Fatalf("xorriso: %v\n%s", err, out)
 	}
 	_ = os.RemoveAll(src)
-	keys := map[string]string{
-		"remaster.viso": "--iprt-iso-maker-file-marker-bourne-sh 5a0f7c1e-2b3d-4e6f-9a8b-7c6d5e4f3a2b\n" +
-			"--rock-ridge --import-iso " + base + "\n" +
-			"isolinux/isolinux.cfg=:must-remove:\nisolinux/isolinux.cfg=Unattended-x-isolinux.cfg\n" +
-			"/preseed.cfg=Unattended-x-preseed.cfg\n",
-		"Unattended-x-isolinux.cfg": "default unattended\n",
-		"Unattended-x-preseed.cfg":  "d-i debian-installer/locale string en_US.UTF-8\n",
-	}
+	keys := remasterKeys(base)
 	for _, mode := range []serve.Mode{serve.ModeReflink, serve.ModeFUSE} {
 		b.Run(string(mode), func(b *testing.B) {
 			e := newEnv(b, func(o *Options) {
