@@ -78,14 +78,14 @@ var le = binary.LittleEndian
 
 // inHeader is fuse_in_header.
 type inHeader struct {
-	len     uint32
-	opcode  uint32
-	unique  uint64
-	nodeID  uint64
-	uid     uint32
-	gid     uint32
-	pid     uint32
-	extlen  uint16
+	len    uint32
+	opcode uint32
+	unique uint64
+	nodeID uint64
+	uid    uint32
+	gid    uint32
+	pid    uint32
+	extlen uint16
 }
 
 func parseInHeader(b []byte) inHeader {
