@@ -187,7 +187,7 @@ func (c *conn) loop() {
 func (c *conn) handle(req, out []byte, sp *splicer) {
 	h := parseInHeader(req)
 	in := req[inHeaderSize:]
-	if int(h.len) <= len(req) {
+	if int(h.len) >= inHeaderSize && int(h.len) <= len(req) {
 		in = req[inHeaderSize:h.len]
 	}
 	body := out[outHeaderSize:]
