@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +20,7 @@ func runBuild(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("o", "", "output ISO file (required)")
 	var roots multiFlag
 	fs.Var(&roots, "media-root", "folder absolute source paths may point into (repeatable; default: the VISO's folder)")
+	mf := addMediaFlags(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -31,6 +33,9 @@ func runBuild(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer res.Close()
+	if err := mf.apply(context.Background(), res, stderr); err != nil {
+		return err
+	}
 	doc, err := viso.ParseFile(pos[0], res)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -67,6 +68,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print a JSON document instead of text")
 	var roots multiFlag
 	fs.Var(&roots, "media-root", "folder absolute source paths may point into (repeatable; default: the VISO's folder)")
+	mf := addMediaFlags(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -80,6 +82,9 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer res.Close()
+	if err := mf.apply(context.Background(), res, stderr); err != nil {
+		return err
+	}
 
 	doc, perr := viso.ParseFile(path, res)
 	if doc == nil {

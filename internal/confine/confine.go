@@ -23,9 +23,11 @@ package confine
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // root is one folder paths may resolve in.
@@ -40,6 +42,35 @@ type root struct {
 type Resolver struct {
 	base  *root
 	media []*root // longest dir first, so nested roots match most specifically
+
+	// catalog, when set, names media the operator lists: a plain file name
+	// not found in the base folder resolves to the verified local copy it
+	// returns (ok false: not a catalog name). Pins are released at Close.
+	catalog func(name string) (path string, release func(), ok bool, err error)
+	mu      sync.Mutex
+	pins    []func()
+}
+
+// SetCatalog makes plain file names that are not in the base folder resolve
+// through lookup (the operator's media catalog and its node cache).
+func (r *Resolver) SetCatalog(lookup func(name string) (path string, release func(), ok bool, err error)) {
+	r.catalog = lookup
+}
+
+// fromCatalog resolves rel (relative to the base) through the catalog when
+// it is a plain name the base folder lacks; ok false otherwise.
+func (r *Resolver) fromCatalog(rt *root, rel string, statErr error) (string, bool, error) {
+	if r.catalog == nil || rt != r.base || !errors.Is(statErr, fs.ErrNotExist) || strings.ContainsRune(rel, filepath.Separator) {
+		return "", false, nil
+	}
+	p, release, ok, err := r.catalog(rel)
+	if err != nil || !ok {
+		return "", ok, err
+	}
+	r.mu.Lock()
+	r.pins = append(r.pins, release)
+	r.mu.Unlock()
+	return p, true, nil
 }
 
 // New returns a Resolver whose relative paths resolve inside base (the VISO's
@@ -123,8 +154,15 @@ func (r *Resolver) addMedia(m *root) {
 	r.media[i] = m
 }
 
-// Close releases the folder handles. Files already opened stay usable.
+// Close releases the folder handles and catalog pins. Files already opened
+// stay usable.
 func (r *Resolver) Close() error {
+	r.mu.Lock()
+	for _, release := range r.pins {
+		release()
+	}
+	r.pins = nil
+	r.mu.Unlock()
 	var errs []error
 	closed := map[*os.Root]bool{}
 	for _, rt := range append([]*root{r.base}, r.media...) {
@@ -168,6 +206,11 @@ func (r *Resolver) locate(op, path string) (*root, string, error) {
 	}
 	if strings.IndexByte(path, 0) >= 0 {
 		return nil, "", &Error{Op: op, Path: path, Kind: ErrNotFound, Err: errors.New("path contains a NUL byte")}
+	}
+	if strings.Contains(path, "://") {
+		// Never fetched: only the operator's catalog names media to fetch.
+		return nil, "", &Error{Op: op, Path: path, Kind: ErrOutsideRoot,
+			Err: errors.New("a URL is not a source; ask the operator to list the medium in the media catalog and name it by its catalog name")}
 	}
 	if !filepath.IsAbs(path) {
 		rel := filepath.Clean(path)

@@ -35,6 +35,12 @@ func (r *Resolver) open(op, path string) (*os.File, error) {
 	}
 	fi, err := rt.os.Stat(rel)
 	if err != nil {
+		if p, ok, cerr := r.fromCatalog(rt, rel, err); ok || cerr != nil {
+			if cerr != nil {
+				return nil, &Error{Op: op, Path: path, Kind: ErrNotFound, Err: cerr}
+			}
+			return os.Open(p) // the cache's own verified file
+		}
 		return nil, r.wrap(op, path, rt, err)
 	}
 	if isSpecial(fi.Mode()) {
@@ -93,6 +99,12 @@ func (r *Resolver) Stat(path string) (fs.FileInfo, error) {
 	}
 	fi, err := rt.os.Stat(rel)
 	if err != nil {
+		if p, ok, cerr := r.fromCatalog(rt, rel, err); ok || cerr != nil {
+			if cerr != nil {
+				return nil, &Error{Op: "stat", Path: path, Kind: ErrNotFound, Err: cerr}
+			}
+			return os.Stat(p)
+		}
 		return nil, r.wrap("stat", path, rt, err)
 	}
 	return fi, nil
@@ -107,6 +119,12 @@ func (r *Resolver) Lstat(path string) (fs.FileInfo, error) {
 	}
 	fi, err := rt.os.Lstat(rel)
 	if err != nil {
+		if p, ok, cerr := r.fromCatalog(rt, rel, err); ok || cerr != nil {
+			if cerr != nil {
+				return nil, &Error{Op: "lstat", Path: path, Kind: ErrNotFound, Err: cerr}
+			}
+			return os.Stat(p)
+		}
 		return nil, r.wrap("lstat", path, rt, err)
 	}
 	return fi, nil

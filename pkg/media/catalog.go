@@ -11,6 +11,7 @@
 package media
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -112,4 +113,21 @@ func (c *Catalog) Len() int {
 		return 0
 	}
 	return len(c.entries)
+}
+
+// Lookup is the resolver hook (confine.Resolver.SetCatalog) that turns a
+// catalog name into the verified local copy, fetching it through c. Names
+// the catalog lacks report ok false.
+func Lookup(ctx context.Context, cat *Catalog, c *Cache) func(name string) (path string, release func(), ok bool, err error) {
+	return func(name string) (string, func(), bool, error) {
+		e, ok := cat.Lookup(name)
+		if !ok {
+			return "", nil, false, nil
+		}
+		p, release, err := c.Get(ctx, e)
+		if err != nil {
+			return "", nil, true, err
+		}
+		return p, release, true, nil
+	}
 }
