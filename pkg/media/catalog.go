@@ -89,7 +89,7 @@ func ParseCatalog(file string, b []byte) (*Catalog, error) {
 func checkName(n string) error {
 	switch {
 	case n == "", n == ".", n == "..":
-		return errors.New("empty, . or ..")
+		return errors.New("must not be empty, \".\" or \"..\"")
 	case strings.ContainsAny(n, "/\\\x00"):
 		return errors.New("must be a plain file name (no /, \\ or NUL)")
 	case len(n) > 255:
