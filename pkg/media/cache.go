@@ -41,7 +41,7 @@ type Cache struct {
 	Client *http.Client
 	// Progress, when set, is told of every fetch's progress (total is -1
 	// while unknown).
-	Progress func(e Entry, done, total int64)
+	Progress ProgressFunc
 	// Attempts is how many times one fetch resumes after a broken
 	// connection (0: 3).
 	Attempts int
@@ -61,6 +61,20 @@ type Stats struct {
 type fetch struct {
 	done chan struct{}
 	err  error
+	// watchers are told of this fetch's progress: the callers waiting for
+	// it that asked to be (WithProgress), keyed so each can leave.
+	watchers map[*ProgressFunc]struct{}
+}
+
+// ProgressFunc is told how far a fetch got (total is -1 while unknown).
+type ProgressFunc func(e Entry, done, total int64)
+
+type progressKey struct{}
+
+// WithProgress returns a context whose Get calls report the progress of the
+// download they wait for to fn (a publish turns it into pod events).
+func WithProgress(ctx context.Context, fn ProgressFunc) context.Context {
+	return context.WithValue(ctx, progressKey{}, &fn)
 }
 
 // Stats returns the counters.
@@ -91,18 +105,29 @@ func (c *Cache) Get(ctx context.Context, e Entry) (path string, release func(), 
 		}
 		f, running := c.inflight[digest]
 		if !running {
-			f = &fetch{done: make(chan struct{})}
+			f = &fetch{done: make(chan struct{}), watchers: map[*ProgressFunc]struct{}{}}
 			c.inflight[digest] = f
 			c.misses.Add(1)
 			// The download belongs to every waiter, not to the first one's
 			// request: it goes on if that request is cancelled.
 			go c.run(context.WithoutCancel(ctx), e, f)
 		}
+		w, _ := ctx.Value(progressKey{}).(*ProgressFunc)
+		if w != nil {
+			f.watchers[w] = struct{}{}
+		}
 		c.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return "", nil, fmt.Errorf("waiting for medium %s: %w", e.Name, ctx.Err())
 		case <-f.done:
+		}
+		if w != nil {
+			c.mu.Lock()
+			delete(f.watchers, w)
+			c.mu.Unlock()
+		}
+		if ctx.Err() != nil {
+			return "", nil, fmt.Errorf("waiting for medium %s: %w", e.Name, ctx.Err())
 		}
 		if f.err != nil {
 			return "", nil, f.err
@@ -229,7 +254,7 @@ func (c *Cache) fetchInto(ctx context.Context, e Entry, part string) (retry bool
 	if _, err := out.Seek(have, io.SeekStart); err != nil {
 		return false, err
 	}
-	w := &progressWriter{w: out, c: c, e: e, done: have, total: total}
+	w := &progressWriter{w: out, c: c, f: c.inflightOf(e.SHA256), e: e, done: have, total: total}
 	limit := io.Reader(resp.Body)
 	if e.Size > 0 {
 		limit = io.LimitReader(resp.Body, e.Size-have+1) // one byte more tells "too long"
@@ -320,8 +345,15 @@ func (c *Cache) makeRoom(e Entry) error {
 type progressWriter struct {
 	w           io.Writer
 	c           *Cache
+	f           *fetch
 	e           Entry
 	done, total int64
+}
+
+func (c *Cache) inflightOf(digest string) *fetch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inflight[digest]
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
@@ -333,6 +365,17 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	}
 	if p.c.Progress != nil {
 		p.c.Progress(p.e, p.done, p.total)
+	}
+	if p.f != nil {
+		p.c.mu.Lock()
+		ws := make([]*ProgressFunc, 0, len(p.f.watchers))
+		for w := range p.f.watchers {
+			ws = append(ws, w)
+		}
+		p.c.mu.Unlock()
+		for _, w := range ws {
+			(*w)(p.e, p.done, p.total)
+		}
 	}
 	return n, err
 }

@@ -131,3 +131,21 @@ func Lookup(ctx context.Context, cat *Catalog, c *Cache) func(name string) (path
 		return p, release, true, nil
 	}
 }
+
+// Hook is the catalog hook of the VISO backend (viso.Backend.Catalog): a
+// name the catalog lists turns into the verified local copy, fetched
+// through c under the caller's context. Names the catalog lacks report ok
+// false.
+func (cat *Catalog) Hook(c *Cache) func(ctx context.Context, name string) (path string, release func(), ok bool, err error) {
+	return func(ctx context.Context, name string) (string, func(), bool, error) {
+		e, ok := cat.Lookup(name)
+		if !ok {
+			return "", nil, false, nil
+		}
+		p, release, err := c.Get(ctx, e)
+		if err != nil {
+			return "", nil, true, err
+		}
+		return p, release, true, nil
+	}
+}

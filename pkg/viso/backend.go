@@ -35,7 +35,15 @@ type Backend struct {
 	// means the VISO's own folder is the only root (the local CLI's default); the
 	// CSI driver always passes its operator-configured roots.
 	MediaRoots []string
+	// Catalog, when set, resolves a plain source name the VISO's folder lacks
+	// to the operator's media catalog (its verified cached copy); ok false
+	// means the catalog has no such name. Pins are released when the image
+	// closes.
+	Catalog CatalogFunc
 }
+
+// CatalogFunc is the catalog hook of Backend (see media.Catalog.Hook).
+type CatalogFunc func(ctx context.Context, name string) (path string, release func(), ok bool, err error)
 
 var _ backend.Backend = (*Backend)(nil)
 
@@ -130,7 +138,7 @@ func (b *Backend) Open(ctx context.Context, path string, flags backend.OpenFlags
 	}
 	img := &Image{ReadOnlyFile: backend.ReadOnlyFile{Kind: "VISO", Path: path}, b: b, path: path, cfg: cfg, uuid: res.UUID, flags: flags | backend.OpenReadOnly}
 	if flags&backend.OpenInfo == 0 {
-		if err := img.build(); err != nil {
+		if err := img.build(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -157,10 +165,13 @@ var _ backend.Image = (*Image)(nil)
 
 // build parses the VISO and lays out its image. Called with mu held (or before
 // the image is shared).
-func (img *Image) build() error {
+func (img *Image) build(ctx context.Context) error {
 	res, err := NewResolver(img.path, img.b.MediaRoots)
 	if err != nil {
 		return err
+	}
+	if cat := img.b.Catalog; cat != nil {
+		res.SetCatalog(func(name string) (string, func(), bool, error) { return cat(ctx, name) })
 	}
 	doc, err := ParseFile(img.path, res)
 	if err != nil {
@@ -246,7 +257,7 @@ func (img *Image) SetOpenFlags(ctx context.Context, flags backend.OpenFlags) err
 	if img.closed {
 		return fmt.Errorf("VISO set open flags %s: %w", img.path, backend.ErrNotOpened)
 	}
-	flags, err := backend.ApplyOpenFlags(ctx, flags, img.built != nil, img.build)
+	flags, err := backend.ApplyOpenFlags(ctx, flags, img.built != nil, func() error { return img.build(ctx) })
 	if err != nil {
 		return err
 	}
